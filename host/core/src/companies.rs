@@ -1,0 +1,83 @@
+//! Companies: ADMIN manages them; everyone else reads their own.
+
+use crate::{App, Infra, now_micros};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::filter::Paging;
+use vigil_domain::model::{Company, Page};
+use vigil_domain::policy::Principal;
+use vigil_domain::{Error, Result};
+use vigil_store::{SYSTEM_COMPANY_ID, companies};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyBody {
+    pub name: String,
+}
+
+fn check_name(n: &str) -> Result<String> {
+    let n = n.trim();
+    if n.is_empty() || n.len() > 200 {
+        return Err(Error::value("company name must be 1 to 200 characters"));
+    }
+    Ok(n.to_string())
+}
+
+impl App {
+    async fn visible_company(&self, p: &Principal, id: Uuid) -> Result<Company> {
+        let c = companies::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("company"))?;
+        if !p.can_read_company(id) {
+            return Err(Error::not_found("company"));
+        }
+        Ok(c)
+    }
+
+    pub async fn create_company(&self, p: Option<&Principal>, b: CompanyBody) -> Result<Company> {
+        if p.is_some_and(|p| !p.can_manage_companies()) {
+            return Err(Error::forbidden());
+        }
+        let id = Uuid::new_v4();
+        companies::insert(&mut self.store(), id, &check_name(&b.name)?, now_micros()).await.infra()?;
+        companies::get(&mut self.store(), id)
+            .await
+            .infra()?
+            .ok_or_else(|| Error::internal("company vanished after insert"))
+    }
+
+    pub async fn get_company(&self, p: &Principal, id: Uuid) -> Result<Company> {
+        self.visible_company(p, id).await
+    }
+
+    pub async fn list_companies(&self, p: &Principal, search: Option<&str>, paging: Paging) -> Result<Page<Company>> {
+        let (items, total) = companies::list(&mut self.store(), p.company_scope(), search, paging).await.infra()?;
+        Ok(Page { total, items })
+    }
+
+    pub async fn rename_company(&self, p: &Principal, id: Uuid, b: CompanyBody) -> Result<Company> {
+        self.visible_company(p, id).await?;
+        if !p.can_manage_companies() {
+            return Err(Error::forbidden());
+        }
+        companies::rename(&mut self.store(), id, &check_name(&b.name)?, now_micros()).await.infra()?;
+        self.visible_company(p, id).await
+    }
+
+    /// Deletes a company with its users, folders, media rows and files.
+    pub async fn delete_company(&self, p: &Principal, id: Uuid) -> Result<()> {
+        self.visible_company(p, id).await?;
+        if !p.can_manage_companies() {
+            return Err(Error::forbidden());
+        }
+        if id == SYSTEM_COMPANY_ID {
+            return Err(Error::value("the system company cannot be deleted"));
+        }
+        companies::delete(&mut self.store(), id).await.infra()?;
+        // Rows first: once they are gone nothing references the files, so a failed file removal
+        // leaves unreachable bytes (logged) rather than rows pointing at missing files.
+        if let Err(e) = self.blob().delete_prefix(&format!("{id}/")).await {
+            tracing::error!(company_id = %id, error = %e, "company files not removed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Folders: read, list, edit, delete. Creation goes through [`crate::upload`].
+
+use crate::{App, Infra, now_micros};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::filter::FolderFilter;
+use vigil_domain::model::{Folder, Page};
+use vigil_domain::policy::{Principal, Role};
+use vigil_domain::{Error, Result};
+use vigil_store::{companies, folders, media, users};
+
+/// What to embed in a folder response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Embed {
+    pub analyses: bool,
+    pub user: bool,
+    pub company: bool,
+}
+
+/// Body of `PATCH /api/folders/{id}/`.
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FolderPatch {
+    /// Replaces the folder's metadata.
+    #[schema(value_type = Option<Object>)]
+    pub meta_data: Option<Value>,
+    /// Hands the folder to another user of its company (ADMIN, CLIENT ADMIN).
+    pub user_id: Option<Uuid>,
+    pub operator_status: Option<String>,
+    pub operator_comment: Option<String>,
+}
+
+impl App {
+    pub(crate) async fn load_folder(&self, id: Uuid) -> Result<Folder> {
+        folders::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("folder"))
+    }
+
+    /// The folder if `p` may read it; otherwise "not found", so ids of other tenants reveal nothing.
+    pub(crate) async fn folder_for_read(&self, p: &Principal, id: Uuid) -> Result<Folder> {
+        let f = self.load_folder(id).await?;
+        if !p.can_read_folder(f.owned()) {
+            return Err(Error::not_found("folder"));
+        }
+        Ok(f)
+    }
+
+    pub(crate) async fn folder_for_write(&self, p: &Principal, id: Uuid) -> Result<Folder> {
+        let f = self.folder_for_read(p, id).await?;
+        if !p.can_write_folder(f.owned()) {
+            return Err(Error::forbidden());
+        }
+        Ok(f)
+    }
+
+    /// Fills media, and the optional embeds, into folders.
+    async fn complete(&self, mut list: Vec<Folder>, embed: Embed) -> Result<Vec<Folder>> {
+        let ids: Vec<Uuid> = list.iter().map(|f| f.folder_id).collect();
+        let mut by_folder: HashMap<Uuid, Vec<_>> = HashMap::new();
+        for m in media::of_folders(&mut self.store(), &ids).await.infra()? {
+            by_folder.entry(m.folder_id).or_default().push(self.with_urls(m));
+        }
+        for f in &mut list {
+            f.media = by_folder.remove(&f.folder_id).unwrap_or_default();
+            if embed.analyses {
+                // Analyses arrive with the analyses issue; until then a folder has none.
+                f.analyses = Some(Vec::new());
+            }
+            if embed.user {
+                if let Some(u) = f.user_id {
+                    f.user = users::get(&mut self.store(), u).await.infra()?;
+                }
+            }
+            if embed.company {
+                f.company = companies::get(&mut self.store(), f.company_id).await.infra()?;
+            }
+        }
+        Ok(list)
+    }
+
+    pub async fn get_folder(&self, p: &Principal, id: Uuid, embed: Embed) -> Result<Folder> {
+        let f = self.folder_for_read(p, id).await?;
+        let mut v = self.complete(vec![f], embed).await?;
+        v.pop().ok_or_else(|| Error::not_found("folder"))
+    }
+
+    pub async fn list_folders(&self, p: &Principal, filter: &FolderFilter) -> Result<Page<Folder>> {
+        let (items, total) = folders::list(&mut self.store(), p.folder_scope(), filter).await.infra()?;
+        let embed = Embed { analyses: filter.with_analyses, user: filter.with_user, company: filter.with_company };
+        Ok(Page { total, items: self.complete(items, embed).await? })
+    }
+
+    pub async fn patch_folder(&self, p: &Principal, id: Uuid, patch: FolderPatch) -> Result<Folder> {
+        let mut f = self.folder_for_read(p, id).await?;
+        let operator_fields = patch.operator_status.is_some() || patch.operator_comment.is_some();
+        if operator_fields {
+            // Reviewers set these; a plain CLIENT may not.
+            let allowed = match p.role {
+                Role::Admin | Role::Operator => true,
+                Role::ClientOperator | Role::ClientAdmin | Role::ClientService => p.company_id == f.company_id,
+                Role::Client => false,
+            };
+            if !allowed {
+                return Err(Error::forbidden());
+            }
+            if patch.operator_status.is_some() {
+                f.operator_status = patch.operator_status;
+            }
+            if patch.operator_comment.is_some() {
+                f.operator_comment = patch.operator_comment;
+            }
+        }
+        if patch.meta_data.is_some() || patch.user_id.is_some() {
+            if !p.can_write_folder(f.owned()) {
+                return Err(Error::forbidden());
+            }
+        }
+        if let Some(m) = patch.meta_data {
+            if !m.is_object() {
+                return Err(Error::value("meta_data must be a JSON object"));
+            }
+            f.meta_data = m;
+        }
+        if let Some(owner) = patch.user_id {
+            if !p.can_change_folder_owner(f.owned()) {
+                return Err(Error::forbidden());
+            }
+            let u = users::get(&mut self.store(), owner)
+                .await
+                .infra()?
+                .ok_or_else(|| Error::value("user_id names no user"))?;
+            if u.company_id != f.company_id {
+                return Err(Error::value("the new owner must belong to the folder's company"));
+            }
+            f.user_id = Some(owner);
+        }
+        folders::update(&mut self.store(), &f, now_micros()).await.infra()?;
+        self.get_folder(p, id, Embed::default()).await
+    }
+
+    /// Deletes a folder with its media rows and files.
+    pub async fn delete_folder(&self, p: &Principal, id: Uuid) -> Result<()> {
+        let f = self.folder_for_read(p, id).await?;
+        if !p.can_delete_in_folder(f.owned()) {
+            return Err(Error::forbidden());
+        }
+        folders::delete(&mut self.store(), id).await.infra()?;
+        if let Err(e) = self.blob().delete_prefix(&format!("{}/{}/", f.company_id, f.folder_id)).await {
+            tracing::error!(folder_id = %id, error = %e, "folder files not removed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,139 @@
+//! Vigil's use-cases: auth, users, companies, folders, media, metadata, health.
+//!
+//! Architecture invariant: every function here takes the caller's [`Principal`] (or a token to
+//! resolve into one) and checks the permission policy before it reads or writes; no HTTP type
+//! crosses into this crate, and SQL stays in `vigil-store`.
+
+pub mod auth;
+pub mod companies;
+pub mod crypto;
+pub mod folders;
+pub mod media;
+pub mod meta;
+pub mod upload;
+pub mod users;
+
+use std::sync::Arc;
+use vigil_blob::{Blob, BlobError};
+use vigil_domain::password::PasswordPolicy;
+use vigil_domain::{Code, Error, Result};
+use vigil_store::{Store, StoreError};
+
+pub use vigil_domain::Principal;
+
+/// Upload limits; every one is configurable.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_file_size: u64,
+    pub max_files: usize,
+    pub max_media_per_folder: usize,
+    pub max_request_size: u64,
+    /// Decoded images larger than this many pixels are refused (decompression bombs).
+    pub max_image_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 64 << 20,
+            max_files: 10,
+            max_media_per_folder: 100,
+            max_request_size: 256 << 20,
+            max_image_pixels: 50_000_000,
+        }
+    }
+}
+
+/// What the use-cases need to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Base URL for the links in `original_url` / `thumb_url`, without a trailing slash.
+    pub public_url: String,
+    pub session_ttl_secs: u64,
+    pub session_longlive_ttl_secs: u64,
+    /// How long a refresh token (`expire_token`) stays usable for a regular user.
+    pub refresh_ttl_secs: u64,
+    pub password_policy: PasswordPolicy,
+    pub use_permissions_for_static: bool,
+    pub limits: Limits,
+    pub timezone: String,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            session_ttl_secs: 15 * 60,
+            session_longlive_ttl_secs: 5 * 365 * 86_400,
+            refresh_ttl_secs: 30 * 86_400,
+            password_policy: PasswordPolicy::default(),
+            use_permissions_for_static: true,
+            limits: Limits::default(),
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// The application: storage, blobs and configuration. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    blob: Blob,
+    cfg: CoreConfig,
+}
+
+impl App {
+    pub fn new(store: Store, blob: Blob, cfg: CoreConfig) -> App {
+        App { inner: Arc::new(Inner { store, blob, cfg }) }
+    }
+    pub fn store(&self) -> Store {
+        self.inner.store.clone()
+    }
+    pub fn blob(&self) -> &Blob {
+        &self.inner.blob
+    }
+    pub fn cfg(&self) -> &CoreConfig {
+        &self.inner.cfg
+    }
+
+    /// `GET /api/healthcheck`: the database and the blob store both answer.
+    pub async fn health(&self) -> std::result::Result<(), Vec<(&'static str, String)>> {
+        let mut failed = Vec::new();
+        if let Err(e) = self.inner.store.ping().await {
+            failed.push(("database", e.to_string()));
+        }
+        if let Err(e) = self.inner.blob.check().await {
+            failed.push(("storage", e.to_string()));
+        }
+        if failed.is_empty() { Ok(()) } else { Err(failed) }
+    }
+}
+
+/// Microseconds since the UNIX epoch.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// Turns infrastructure errors into client-visible ones at the use-case boundary.
+pub(crate) trait Infra<T> {
+    fn infra(self) -> Result<T>;
+}
+
+impl<T> Infra<T> for std::result::Result<T, StoreError> {
+    fn infra(self) -> Result<T> {
+        self.map_err(|e| match e {
+            StoreError::Conflict(m) => Error::new(Code::Conflict, format!("already exists: {m}")),
+            other => Error::internal(other),
+        })
+    }
+}
+
+impl<T> Infra<T> for std::result::Result<T, BlobError> {
+    fn infra(self) -> Result<T> {
+        self.map_err(Error::internal)
+    }
+}

@@ -1,0 +1,85 @@
+//! `meta_data` sub-resources: GET, POST (replace), PATCH (merge top-level keys), DELETE (empty).
+//! Rights follow the parent object: reading needs read access, changing needs write access.
+
+use crate::{App, Infra, now_micros};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+use vigil_domain::policy::{Principal, Role};
+use vigil_domain::{Error, Result};
+use vigil_store::meta::{self, MetaTable};
+
+/// The objects with a metadata sub-resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaOwner {
+    User,
+    Folder,
+    Media,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetaOp {
+    Get,
+    Replace(Value),
+    Merge(Value),
+    Clear,
+}
+
+impl App {
+    /// Checks access to the parent object and returns its table.
+    async fn meta_access(&self, p: &Principal, owner: MetaOwner, id: Uuid, write: bool) -> Result<MetaTable> {
+        match owner {
+            MetaOwner::User => {
+                let u = self.get_user(p, id).await?;
+                if write && !p.can_manage_user(u.company_id, Role::derive(&u.user_type, u.is_admin, u.is_service)) {
+                    return Err(Error::forbidden());
+                }
+                Ok(MetaTable::Users)
+            }
+            MetaOwner::Folder => {
+                if write {
+                    self.folder_for_write(p, id).await?;
+                } else {
+                    self.folder_for_read(p, id).await?;
+                }
+                Ok(MetaTable::Folders)
+            }
+            MetaOwner::Media => {
+                let m = self.get_media(p, id).await?;
+                if write {
+                    self.folder_for_write(p, m.folder_id).await?;
+                }
+                Ok(MetaTable::Media)
+            }
+        }
+    }
+
+    pub async fn meta(&self, p: &Principal, owner: MetaOwner, id: Uuid, op: MetaOp) -> Result<Value> {
+        let write = !matches!(op, MetaOp::Get);
+        let table = self.meta_access(p, owner, id, write).await?;
+        let mut store = self.store();
+        let current = meta::get(&mut store, table, id).await.infra()?.ok_or_else(|| Error::not_found("object"))?;
+        let next = match op {
+            MetaOp::Get => return Ok(current),
+            MetaOp::Clear => Value::Object(Map::new()),
+            MetaOp::Replace(v) => {
+                if !v.is_object() {
+                    return Err(Error::value("meta_data must be a JSON object"));
+                }
+                v
+            }
+            MetaOp::Merge(v) => {
+                let Value::Object(add) = v else {
+                    return Err(Error::value("meta_data must be a JSON object"));
+                };
+                let mut m = match current {
+                    Value::Object(m) => m,
+                    _ => Map::new(),
+                };
+                m.extend(add);
+                Value::Object(m)
+            }
+        };
+        meta::set(&mut store, table, id, &next, now_micros()).await.infra()?;
+        Ok(next)
+    }
+}

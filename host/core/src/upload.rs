@@ -1,0 +1,384 @@
+//! Multipart uploads: files stream into blob storage as they arrive, the payload is checked at
+//! the end, and rows are written in one transaction. Any failure — or a dropped request —
+//! removes every blob the upload wrote, so nothing half-done remains.
+
+use crate::{App, Infra, now_micros};
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+use vigil_blob::Blob;
+use vigil_domain::media::{MediaType, SNIFF_LEN, Sniffed, sniff, validate_tags};
+use vigil_domain::model::{Folder, Media, MediaInfo};
+use vigil_domain::time::micros_to_secs;
+use vigil_domain::{Code, Error, Principal, Result};
+use vigil_store::{folders, media};
+
+/// Where the upload goes.
+#[derive(Debug, Clone)]
+enum Target {
+    NewFolder,
+    Existing(Folder),
+}
+
+struct Staged {
+    field: String,
+    original_name: Option<String>,
+    media_id: Uuid,
+    sniffed: Sniffed,
+    key: String,
+    thumb_key: Option<String>,
+    size: u64,
+    width: Option<i64>,
+    height: Option<i64>,
+}
+
+#[derive(Default)]
+struct Payload {
+    tags: HashMap<String, Vec<String>>,
+    media_meta: HashMap<String, Value>,
+    folder_meta: Option<Value>,
+    additional_info: Option<Value>,
+}
+
+/// An upload in progress; see the module docs.
+pub struct Upload {
+    app: App,
+    principal: Principal,
+    target: Target,
+    folder_id: Uuid,
+    company_id: Uuid,
+    files: Vec<Staged>,
+    /// Every blob key written so far, including one being written.
+    written: Vec<String>,
+    total: u64,
+    payload: Option<Payload>,
+    done: bool,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.done && !self.written.is_empty() {
+            // The request was dropped mid-way (client went away): clean up in the background.
+            let keys = std::mem::take(&mut self.written);
+            let blob = self.app.blob().clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { remove_all(&blob, &keys).await });
+            }
+        }
+    }
+}
+
+async fn remove_all(blob: &Blob, keys: &[String]) {
+    for k in keys {
+        if let Err(e) = blob.delete(k).await {
+            tracing::error!(key = %k, error = %e, "staged upload blob not removed");
+        }
+    }
+}
+
+fn obj(v: Option<&Value>, what: &str) -> Result<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err(Error::value(format!("payload field '{what}' must be a JSON object"))),
+    }
+}
+
+impl App {
+    /// Starts an upload that will create a new folder owned by `p`.
+    pub fn begin_folder_upload(&self, p: &Principal) -> Result<Upload> {
+        if !p.can_create_folder() {
+            return Err(Error::forbidden());
+        }
+        Ok(self.upload(p, Target::NewFolder, Uuid::new_v4(), p.company_id))
+    }
+
+    /// Starts an upload of media into an existing folder.
+    pub async fn begin_media_upload(&self, p: &Principal, folder_id: Uuid) -> Result<Upload> {
+        let f = self.folder_for_write(p, folder_id).await?;
+        if f.pi_deleted {
+            return Err(Error::value("personal data of this folder was deleted; no media can be added"));
+        }
+        let company = f.company_id;
+        Ok(self.upload(p, Target::Existing(f), folder_id, company))
+    }
+
+    fn upload(&self, p: &Principal, target: Target, folder_id: Uuid, company_id: Uuid) -> Upload {
+        Upload {
+            app: self.clone(),
+            principal: p.clone(),
+            target,
+            folder_id,
+            company_id,
+            files: Vec::new(),
+            written: Vec::new(),
+            total: 0,
+            payload: None,
+            done: false,
+        }
+    }
+}
+
+impl Upload {
+    /// Parses the `payload` part.
+    pub fn set_payload(&mut self, raw: &[u8]) -> Result<()> {
+        if self.payload.is_some() {
+            return Err(Error::structure("the request has more than one 'payload' part"));
+        }
+        let v: Value =
+            serde_json::from_slice(raw).map_err(|e| Error::structure(format!("'payload' is not valid JSON: {e}")))?;
+        let Value::Object(m) = v else {
+            return Err(Error::structure("'payload' must be a JSON object"));
+        };
+        let mut p = Payload::default();
+        for (field, tags) in obj(m.get("media:tags"), "media:tags")? {
+            let tags: Vec<String> = serde_json::from_value(tags)
+                .map_err(|_| Error::value(format!("media:tags of '{field}' must be a list of strings")))?;
+            p.tags.insert(field, validate_tags(&tags)?);
+        }
+        for (field, meta) in obj(m.get("media:meta_data"), "media:meta_data")? {
+            if !meta.is_object() {
+                return Err(Error::value(format!("media:meta_data of '{field}' must be a JSON object")));
+            }
+            p.media_meta.insert(field, meta);
+        }
+        if let Some(fm) = m.get("folder:meta_data") {
+            p.folder_meta = Some(Value::Object(obj(Some(fm), "folder:meta_data")?));
+        }
+        p.additional_info = m.get("additional_info").cloned();
+        self.payload = Some(p);
+        Ok(())
+    }
+
+    /// A plain form field other than `payload` (e.g. the Web SDK's `additional_info`).
+    pub fn set_form_field(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        if name == "additional_info" {
+            let text = String::from_utf8_lossy(value).into_owned();
+            let p = self.payload.get_or_insert_with(Payload::default);
+            p.additional_info = Some(Value::String(text));
+            return Ok(());
+        }
+        Err(Error::structure(format!("form field '{name}' is neither a file nor 'payload'")))
+    }
+
+    /// Streams one file part into blob storage.
+    pub async fn add_file<S, E>(&mut self, field: String, original_name: Option<String>, stream: S) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let limits = self.app.cfg().limits.clone();
+        if field.is_empty() || field == "payload" {
+            return Err(Error::structure("a file part needs a field name other than 'payload'"));
+        }
+        if self.files.iter().any(|f| f.field == field) {
+            return Err(Error::structure(format!("file field '{field}' appears twice")));
+        }
+        if self.files.len() >= limits.max_files {
+            return Err(Error::new(
+                Code::TooLarge,
+                format!("too many files: at most {} per request", limits.max_files),
+            ));
+        }
+        let mut stream = stream;
+        let truncated = |e: E| Error::structure(format!("the request body is truncated or malformed: {e}"));
+
+        // Gather enough bytes to tell what the file is before anything is stored.
+        let mut head = BytesMut::new();
+        while head.len() < SNIFF_LEN {
+            match stream.next().await {
+                Some(chunk) => head.extend_from_slice(&chunk.map_err(truncated)?),
+                None => break,
+            }
+        }
+        let sniffed = sniff(&head, &field)?;
+        let media_id = Uuid::new_v4();
+        let key = format!("{}/{}/{}.{}", self.company_id, self.folder_id, media_id, sniffed.extension());
+        let is_image = sniffed.media_type() == MediaType::Image;
+        // Images are kept in memory for the thumbnail; they are bounded by the file-size limit.
+        let mut image = if is_image { Some(BytesMut::new()) } else { None };
+
+        let mut w = self.app.blob().writer(&key).await.infra()?;
+        self.written.push(key.clone());
+        let mut size: u64 = 0;
+        let mut next = Some(Ok(head.freeze()));
+        let result: Result<()> = async {
+            while let Some(chunk) = next.take() {
+                let chunk: Bytes = chunk.map_err(truncated)?;
+                size += chunk.len() as u64;
+                self.total += chunk.len() as u64;
+                if size > limits.max_file_size {
+                    return Err(Error::new(
+                        Code::TooLarge,
+                        format!("file '{field}' is larger than the limit of {} bytes", limits.max_file_size),
+                    ));
+                }
+                if self.total > limits.max_request_size {
+                    return Err(Error::new(
+                        Code::TooLarge,
+                        format!("the request is larger than the limit of {} bytes", limits.max_request_size),
+                    ));
+                }
+                if let Some(buf) = image.as_mut() {
+                    buf.extend_from_slice(&chunk);
+                }
+                w.write(chunk).await.infra()?;
+                next = stream.next().await;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = w.abort().await;
+            return Err(e);
+        }
+        w.close().await.infra()?;
+
+        let (mut width, mut height, mut thumb_key) = (None, None, None);
+        if let Some(buf) = image {
+            let max_pixels = limits.max_image_pixels;
+            let field2 = field.clone();
+            let (w, h, thumb) =
+                tokio::task::spawn_blocking(move || crate::media::make_thumbnail(&buf, max_pixels, &field2))
+                    .await
+                    .map_err(Error::internal)??;
+            let tk = format!("{}/{}/{}_thumb.jpg", self.company_id, self.folder_id, media_id);
+            self.written.push(tk.clone());
+            self.app.blob().put(&tk, thumb).await.infra()?;
+            (width, height, thumb_key) = (Some(w as i64), Some(h as i64), Some(tk));
+        }
+        self.files.push(Staged { field, original_name, media_id, sniffed, key, thumb_key, size, width, height });
+        Ok(())
+    }
+
+    /// Removes everything written so far.
+    pub async fn abort(mut self) {
+        self.done = true;
+        let keys = std::mem::take(&mut self.written);
+        remove_all(self.app.blob(), &keys).await;
+    }
+
+    fn build_media(&mut self, now: i64) -> Result<Vec<Media>> {
+        let payload = self.payload.take();
+        if !self.files.is_empty() && payload.is_none() {
+            return Err(Error::structure("the request has files but no 'payload' part with their tags"));
+        }
+        let mut payload = payload.unwrap_or_default();
+        for named in payload.tags.keys().chain(payload.media_meta.keys()) {
+            if !self.files.iter().any(|f| &f.field == named) {
+                return Err(Error::value(format!("the payload names file '{named}', which was not sent")));
+            }
+        }
+        let t = micros_to_secs(now);
+        let items = self
+            .files
+            .iter()
+            .map(|f| Media {
+                media_id: f.media_id,
+                folder_id: self.folder_id,
+                company_id: self.company_id,
+                original_name: f.original_name.clone(),
+                media_type: f.sniffed.media_type().as_str().to_string(),
+                tags: payload.tags.remove(&f.field).unwrap_or_default(),
+                original_url: String::new(),
+                thumb_url: None,
+                video_url: None,
+                info: MediaInfo {
+                    size: f.size as i64,
+                    content_type: f.sniffed.content_type().to_string(),
+                    width: f.width,
+                    height: f.height,
+                },
+                meta_data: payload.media_meta.remove(&f.field).unwrap_or_else(|| Value::Object(Map::new())),
+                technical_meta_data: serde_json::json!({ "field_name": f.field }),
+                time_created: t,
+                time_updated: t,
+                blob_key: f.key.clone(),
+                thumb_key: f.thumb_key.clone(),
+            })
+            .collect();
+        self.payload = Some(payload);
+        Ok(items)
+    }
+
+    async fn write_rows(&mut self) -> Result<(Option<Folder>, Vec<Media>)> {
+        let now = now_micros();
+        let items = self.build_media(now)?;
+        let payload = self.payload.take().unwrap_or_default();
+        let app = self.app.clone();
+        let mut tx = app.store().begin().await.infra()?;
+        let folder = match &self.target {
+            Target::NewFolder => {
+                let mut tech = Map::new();
+                if let Some(a) = payload.additional_info {
+                    tech.insert("additional_info".into(), a);
+                }
+                let f = Folder {
+                    folder_id: self.folder_id,
+                    company_id: self.company_id,
+                    user_id: Some(self.principal.user_id),
+                    resolution_status: "INITIAL".into(),
+                    system_resolution: "INITIAL".into(),
+                    operator_status: None,
+                    operator_comment: None,
+                    media: Vec::new(),
+                    analyses: None,
+                    user: None,
+                    company: None,
+                    meta_data: payload.folder_meta.unwrap_or_else(|| Value::Object(Map::new())),
+                    technical_meta_data: Value::Object(tech),
+                    time_created: micros_to_secs(now),
+                    time_updated: micros_to_secs(now),
+                    pi_deleted: false,
+                };
+                folders::insert(&mut tx, &f, now).await.infra()?;
+                Some(f)
+            }
+            Target::Existing(f) => {
+                let limit = app.cfg().limits.max_media_per_folder as i64;
+                let have = media::count_in_folder(&mut tx, f.folder_id).await.infra()?;
+                if have + items.len() as i64 > limit {
+                    return Err(Error::new(Code::TooLarge, format!("a folder holds at most {limit} media")));
+                }
+                folders::touch(&mut tx, f.folder_id, now).await.infra()?;
+                None
+            }
+        };
+        for m in &items {
+            media::insert(&mut tx, m, now).await.infra()?;
+        }
+        tx.commit().await.infra()?;
+        Ok((folder, items))
+    }
+
+    async fn finish(mut self) -> Result<(Option<Folder>, Vec<Media>)> {
+        match self.write_rows().await {
+            Ok(v) => {
+                self.done = true;
+                Ok(v)
+            }
+            Err(e) => {
+                self.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits a new-folder upload: the folder with its media.
+    pub async fn commit_folder(self) -> Result<Folder> {
+        let app = self.app.clone();
+        let p = self.principal.clone();
+        let (folder, _) = self.finish().await?;
+        let f = folder.ok_or_else(|| Error::internal("folder upload without a folder"))?;
+        app.get_folder(&p, f.folder_id, Default::default()).await
+    }
+
+    /// Commits a media upload into an existing folder: the new media.
+    pub async fn commit_media(self) -> Result<Vec<Media>> {
+        let app = self.app.clone();
+        let (_, items) = self.finish().await?;
+        Ok(items.into_iter().map(|m| app.with_urls(m)).collect())
+    }
+}

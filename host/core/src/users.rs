@@ -1,0 +1,352 @@
+//! User management under the role rules of reference §5.
+
+use crate::{App, Infra, crypto, now_micros};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::filter::Paging;
+use vigil_domain::model::{Page, User};
+use vigil_domain::policy::{Principal, Role};
+use vigil_domain::{Code, Error, Result};
+use vigil_store::{SYSTEM_COMPANY_ID, companies, sessions, users};
+
+/// Body of `POST /api/users/`. `user_type` also accepts the 6.x spellings CLIENT_ADMIN and
+/// CLIENT_SERVICE (stored as CLIENT + flag); the permission flags accept the three spellings Oz
+/// documentation uses (`analyse`, `analysis`, `analyze`).
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub middle_name: Option<String>,
+    pub user_type: String,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+    #[serde(default)]
+    pub is_admin: Option<bool>,
+    #[serde(default)]
+    pub is_service: Option<bool>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default, alias = "can_start_analysis_biometry", alias = "can_start_analyze_biometry")]
+    pub can_start_analyse_biometry: Option<bool>,
+    #[serde(default, alias = "can_start_analysis_quality", alias = "can_start_analyze_quality")]
+    pub can_start_analyse_quality: Option<bool>,
+    #[serde(default, alias = "can_start_analysis_collection", alias = "can_start_analyze_collection")]
+    pub can_start_analyse_collection: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub meta_data: Option<Value>,
+}
+
+/// Body of `PATCH /api/users/{id}/`: any subset of the editable fields.
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub user_type: Option<String>,
+    pub company_id: Option<Uuid>,
+    pub is_admin: Option<bool>,
+    pub is_service: Option<bool>,
+    pub is_active: Option<bool>,
+    #[serde(alias = "can_start_analysis_biometry", alias = "can_start_analyze_biometry")]
+    pub can_start_analyse_biometry: Option<bool>,
+    #[serde(alias = "can_start_analysis_quality", alias = "can_start_analyze_quality")]
+    pub can_start_analyse_quality: Option<bool>,
+    #[serde(alias = "can_start_analysis_collection", alias = "can_start_analyze_collection")]
+    pub can_start_analyse_collection: Option<bool>,
+}
+
+/// Body of `POST /api/users/{id}/change-password/`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// Required when users change their own password.
+    #[serde(default)]
+    pub old_password: Option<String>,
+    pub new_password: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct UserQuery {
+    pub filter: users::UserFilter,
+    pub paging: Paging,
+}
+
+/// Maps a wire `user_type` to (stored type, is_admin, is_service).
+fn normalize_type(t: &str) -> Result<(&'static str, Option<bool>, Option<bool>)> {
+    Ok(match t.trim().to_ascii_uppercase().replace(' ', "_").as_str() {
+        "ADMIN" => ("ADMIN", Some(false), Some(false)),
+        "OPERATOR" => ("OPERATOR", Some(false), Some(false)),
+        "CLIENT" => ("CLIENT", None, None),
+        "CLIENT_ADMIN" => ("CLIENT", Some(true), None),
+        "CLIENT_SERVICE" => ("CLIENT", None, Some(true)),
+        "CLIENT_OPERATOR" => ("CLIENT_OPERATOR", Some(false), None),
+        other => {
+            return Err(Error::value(format!(
+                "unknown user_type '{other}'; expected ADMIN, OPERATOR, CLIENT, CLIENT_ADMIN, CLIENT_OPERATOR or CLIENT_SERVICE"
+            )));
+        }
+    })
+}
+
+fn check_email(e: &str) -> Result<String> {
+    let e = e.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'))
+        && !e.chars().any(char::is_whitespace);
+    if valid { Ok(e) } else { Err(Error::value(format!("'{e}' is not a valid e-mail address"))) }
+}
+
+fn role_of(u: &User) -> Role {
+    Role::derive(&u.user_type, u.is_admin, u.is_service)
+}
+
+impl App {
+    async fn visible_user(&self, p: &Principal, id: Uuid) -> Result<User> {
+        let u = users::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("user"))?;
+        if !p.can_read_user(u.user_id, u.company_id) {
+            return Err(Error::not_found("user"));
+        }
+        Ok(u)
+    }
+
+    /// Resolves which company a new or moved CLIENT-family user belongs to, and checks it exists.
+    async fn client_company(&self, p: &Principal, requested: Option<Uuid>) -> Result<Uuid> {
+        let company_id = match (requested, p.role) {
+            (Some(c), _) => c,
+            (None, Role::ClientAdmin) => p.company_id,
+            (None, _) => return Err(Error::structure("company_id is required for CLIENT users")),
+        };
+        if company_id == SYSTEM_COMPANY_ID {
+            return Err(Error::value("CLIENT users cannot belong to the system company"));
+        }
+        companies::get(&mut self.store(), company_id)
+            .await
+            .infra()?
+            .ok_or_else(|| Error::value("company_id names no company"))?;
+        Ok(company_id)
+    }
+
+    /// Creates a user. `p` is `None` only for the operator's own bootstrap (CLI, first start).
+    pub async fn create_user(&self, p: Option<&Principal>, n: NewUser) -> Result<User> {
+        let (user_type, admin_flag, service_flag) = normalize_type(&n.user_type)?;
+        let is_admin = admin_flag.or(n.is_admin).unwrap_or(false) && user_type == "CLIENT";
+        let is_service =
+            service_flag.or(n.is_service).unwrap_or(false) && user_type != "ADMIN" && user_type != "OPERATOR";
+        let role = Role::derive(user_type, is_admin, is_service);
+        let company_id = if role.is_global() {
+            SYSTEM_COMPANY_ID
+        } else {
+            match p {
+                Some(p) => self.client_company(p, n.company_id).await?,
+                None => {
+                    let c = n.company_id.ok_or_else(|| Error::structure("company_id is required for CLIENT users"))?;
+                    companies::get(&mut self.store(), c)
+                        .await
+                        .infra()?
+                        .ok_or_else(|| Error::value("company_id names no company"))?;
+                    c
+                }
+            }
+        };
+        if let Some(p) = p {
+            if !p.can_manage_user(company_id, role) {
+                return Err(Error::forbidden());
+            }
+        }
+        let email = check_email(&n.email)?;
+        self.cfg().password_policy.check(&n.password)?;
+        let meta = n.meta_data.unwrap_or_else(|| Value::Object(Default::default()));
+        if !meta.is_object() {
+            return Err(Error::value("meta_data must be a JSON object"));
+        }
+        let now = now_micros();
+        let u = User {
+            user_id: Uuid::new_v4(),
+            user_type: user_type.to_string(),
+            email,
+            first_name: n.first_name.unwrap_or_default(),
+            last_name: n.last_name.unwrap_or_default(),
+            middle_name: n.middle_name,
+            company_id,
+            is_admin,
+            is_service,
+            is_active: n.is_active.unwrap_or(true),
+            can_start_analyse_biometry: n.can_start_analyse_biometry.unwrap_or(true),
+            can_start_analyse_quality: n.can_start_analyse_quality.unwrap_or(true),
+            can_start_analyse_collection: n.can_start_analyse_collection.unwrap_or(true),
+            meta_data: meta,
+            time_created: vigil_domain::time::micros_to_secs(now),
+            time_updated: vigil_domain::time::micros_to_secs(now),
+        };
+        let hash = crypto::hash_password(n.password).await?;
+        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| match e {
+            vigil_store::StoreError::Conflict(_) => {
+                Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
+            }
+            other => Error::internal(other),
+        })?;
+        Ok(u)
+    }
+
+    pub async fn get_user(&self, p: &Principal, id: Uuid) -> Result<User> {
+        self.visible_user(p, id).await
+    }
+
+    pub async fn list_users(&self, p: &Principal, q: &UserQuery) -> Result<Page<User>> {
+        let (items, total) = users::list(&mut self.store(), p.user_scope(), &q.filter, q.paging).await.infra()?;
+        Ok(Page { total, items })
+    }
+
+    pub async fn patch_user(&self, p: &Principal, id: Uuid, patch: UserPatch) -> Result<User> {
+        let mut u = self.visible_user(p, id).await?;
+        if !p.can_manage_user(u.company_id, role_of(&u)) {
+            return Err(Error::forbidden());
+        }
+        if let Some(t) = &patch.user_type {
+            let (t, a, s) = normalize_type(t)?;
+            u.user_type = t.to_string();
+            if let Some(a) = a {
+                u.is_admin = a;
+            }
+            if let Some(s) = s {
+                u.is_service = s;
+            }
+        }
+        if let Some(e) = &patch.email {
+            u.email = check_email(e)?;
+        }
+        let set = |dst: &mut bool, v: Option<bool>| {
+            if let Some(v) = v {
+                *dst = v
+            }
+        };
+        set(&mut u.is_admin, patch.is_admin);
+        set(&mut u.is_service, patch.is_service);
+        set(&mut u.is_active, patch.is_active);
+        set(&mut u.can_start_analyse_biometry, patch.can_start_analyse_biometry);
+        set(&mut u.can_start_analyse_quality, patch.can_start_analyse_quality);
+        set(&mut u.can_start_analyse_collection, patch.can_start_analyse_collection);
+        if let Some(v) = patch.first_name {
+            u.first_name = v;
+        }
+        if let Some(v) = patch.last_name {
+            u.last_name = v;
+        }
+        if patch.middle_name.is_some() {
+            u.middle_name = patch.middle_name;
+        }
+        let role = role_of(&u);
+        if role.is_global() {
+            u.company_id = SYSTEM_COMPANY_ID;
+            u.is_admin = false;
+        } else if patch.company_id.is_some() || u.company_id == SYSTEM_COMPANY_ID {
+            u.company_id = self.client_company(p, patch.company_id).await?;
+        }
+        // The edited user must still be one the caller may manage (no self-escalation to ADMIN).
+        if !p.can_manage_user(u.company_id, role) {
+            return Err(Error::forbidden());
+        }
+        if u.user_id == p.user_id && !u.is_active {
+            return Err(Error::value("you cannot block your own account"));
+        }
+        let mut tx = self.store().begin().await.infra()?;
+        users::update(&mut tx, &u, now_micros()).await.map_err(|e| match e {
+            vigil_store::StoreError::Conflict(_) => {
+                Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
+            }
+            other => Error::internal(other),
+        })?;
+        if !u.is_active {
+            sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
+        }
+        tx.commit().await.infra()?;
+        self.visible_user(p, id).await
+    }
+
+    pub async fn delete_user(&self, p: &Principal, id: Uuid) -> Result<()> {
+        let u = self.visible_user(p, id).await?;
+        if !p.can_manage_user(u.company_id, role_of(&u)) {
+            return Err(Error::forbidden());
+        }
+        if u.user_id == p.user_id {
+            return Err(Error::value("you cannot delete your own account"));
+        }
+        users::delete(&mut self.store(), id).await.infra()?;
+        Ok(())
+    }
+
+    pub async fn change_password(&self, p: &Principal, id: Uuid, c: PasswordChange) -> Result<()> {
+        let u = self.visible_user(p, id).await?;
+        let manager = p.can_manage_user(u.company_id, role_of(&u)) && u.user_id != p.user_id;
+        if !manager && !p.can_change_password(u.user_id, u.company_id, role_of(&u)) {
+            return Err(Error::forbidden());
+        }
+        if !manager {
+            let old = c
+                .old_password
+                .ok_or_else(|| Error::structure("old_password is required to change your own password"))?;
+            let (_, hash) = vigil_store::users::get_with_hash(&mut self.store(), id)
+                .await
+                .infra()?
+                .ok_or_else(|| Error::not_found("user"))?;
+            if !crypto::verify_password(old, hash).await? {
+                return Err(Error::new(Code::InvalidValue, "old_password is wrong"));
+            }
+        }
+        self.cfg().password_policy.check(&c.new_password)?;
+        let hash = crypto::hash_password(c.new_password).await?;
+        let mut tx = self.store().begin().await.infra()?;
+        users::set_password(&mut tx, id, &hash, now_micros()).await.infra()?;
+        // Someone else's password was reset: their sessions end.
+        if manager {
+            sessions::delete_for_user(&mut tx, id).await.infra()?;
+        }
+        tx.commit().await.infra()?;
+        Ok(())
+    }
+
+    /// Operator tasks (CLI): no caller, full rights.
+    pub async fn admin_set_password(&self, email: &str, password: String) -> Result<()> {
+        self.cfg().password_policy.check(&password)?;
+        let (u, _) = users::get_by_email_with_hash(&mut self.store(), &email.trim().to_lowercase())
+            .await
+            .infra()?
+            .ok_or_else(|| Error::not_found("user"))?;
+        let hash = crypto::hash_password(password).await?;
+        let mut tx = self.store().begin().await.infra()?;
+        users::set_password(&mut tx, u.user_id, &hash, now_micros()).await.infra()?;
+        sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
+        tx.commit().await.infra()
+    }
+
+    pub async fn admin_list_users(&self) -> Result<Vec<User>> {
+        let paging = Paging { offset: 0, limit: i64::MAX, total_omit: true };
+        let (items, _) = users::list(&mut self.store(), vigil_domain::policy::Scope::All, &Default::default(), paging)
+            .await
+            .infra()?;
+        Ok(items)
+    }
+
+    pub async fn admin_delete_user(&self, email: &str) -> Result<()> {
+        let (u, _) = users::get_by_email_with_hash(&mut self.store(), &email.trim().to_lowercase())
+            .await
+            .infra()?
+            .ok_or_else(|| Error::not_found("user"))?;
+        users::delete(&mut self.store(), u.user_id).await.infra().map(|_| ())
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        users::count(&mut self.store()).await.infra()
+    }
+}

@@ -1,0 +1,191 @@
+//! Media kinds: content sniffing from magic bytes, the Oz `media_type` values and the tag list.
+
+use crate::error::{Error, Result};
+
+/// What a file's first bytes say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sniffed {
+    Jpeg,
+    Png,
+    Webp,
+    Mp4,
+    Mov,
+    Webm,
+    Zip,
+    Gzip,
+}
+
+/// How many leading bytes [`sniff`] needs to decide.
+pub const SNIFF_LEN: usize = 16;
+
+impl Sniffed {
+    pub fn media_type(self) -> MediaType {
+        match self {
+            Sniffed::Jpeg | Sniffed::Png | Sniffed::Webp => MediaType::Image,
+            Sniffed::Mp4 | Sniffed::Mov | Sniffed::Webm => MediaType::Video,
+            Sniffed::Zip | Sniffed::Gzip => MediaType::ShotsSet,
+        }
+    }
+    pub fn extension(self) -> &'static str {
+        match self {
+            Sniffed::Jpeg => "jpg",
+            Sniffed::Png => "png",
+            Sniffed::Webp => "webp",
+            Sniffed::Mp4 => "mp4",
+            Sniffed::Mov => "mov",
+            Sniffed::Webm => "webm",
+            Sniffed::Zip => "zip",
+            Sniffed::Gzip => "gz",
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Sniffed::Jpeg => "image/jpeg",
+            Sniffed::Png => "image/png",
+            Sniffed::Webp => "image/webp",
+            Sniffed::Mp4 => "video/mp4",
+            Sniffed::Mov => "video/quicktime",
+            Sniffed::Webm => "video/webm",
+            Sniffed::Zip => "application/zip",
+            Sniffed::Gzip => "application/gzip",
+        }
+    }
+    pub fn from_extension(ext: &str) -> Option<Sniffed> {
+        Some(match ext {
+            "jpg" => Sniffed::Jpeg,
+            "png" => Sniffed::Png,
+            "webp" => Sniffed::Webp,
+            "mp4" => Sniffed::Mp4,
+            "mov" => Sniffed::Mov,
+            "webm" => Sniffed::Webm,
+            "zip" => Sniffed::Zip,
+            "gz" => Sniffed::Gzip,
+            _ => return None,
+        })
+    }
+}
+
+/// Decides the kind of an upload from its first bytes; the client's `Content-Type` is not trusted.
+/// `field` names the multipart field in the error message.
+pub fn sniff(head: &[u8], field: &str) -> Result<Sniffed> {
+    if head.is_empty() {
+        return Err(Error::value(format!("file '{field}' is empty")));
+    }
+    let starts = |m: &[u8]| head.starts_with(m);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Sniffed::Jpeg);
+    }
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Sniffed::Png);
+    }
+    if head.len() >= 12 && starts(b"RIFF") && &head[8..12] == b"WEBP" {
+        return Ok(Sniffed::Webp);
+    }
+    if starts(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        return Ok(Sniffed::Webm);
+    }
+    if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        return Ok(if &head[8..12] == b"qt  " { Sniffed::Mov } else { Sniffed::Mp4 });
+    }
+    if head.len() >= 8 && matches!(&head[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip") {
+        return Ok(Sniffed::Mov);
+    }
+    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
+        return Ok(Sniffed::Zip);
+    }
+    if starts(&[0x1F, 0x8B]) {
+        return Ok(Sniffed::Gzip);
+    }
+    if starts(b"Rar!\x1a\x07") {
+        return Err(Error::value(format!(
+            "file '{field}' is a RAR archive; RAR is not supported, send a ZIP or gzip shots set"
+        )));
+    }
+    Err(Error::value(format!(
+        "file '{field}' has an unsupported format; accepted: JPEG, PNG, WebP, MP4, MOV, WebM, ZIP, gzip"
+    )))
+}
+
+/// The Oz `media_type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaType {
+    Image,
+    Video,
+    ShotsSet,
+}
+
+impl MediaType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "IMAGE_FOLDER",
+            MediaType::Video => "VIDEO_FOLDER",
+            MediaType::ShotsSet => "SHOTS_SET",
+        }
+    }
+}
+
+/// Every tag of reference §1.3.
+pub const KNOWN_TAGS: &[&str] = &[
+    "video_selfie",
+    "orientation_portrait",
+    "orientation_landscape",
+    "video_selfie_left",
+    "video_selfie_right",
+    "video_selfie_down",
+    "video_selfie_high",
+    "video_selfie_smile",
+    "video_selfie_eyes",
+    "video_selfie_scan",
+    "video_selfie_blank",
+    "video_selfie_oneshot",
+    "video_selfie_zoom_in",
+    "video_selfie_zoom_out",
+    "photo_selfie",
+    "photo_id",
+    "photo_id_front",
+    "photo_id_back",
+];
+
+/// Refuses unknown tags with a message naming them; removes duplicates, keeping order.
+pub fn validate_tags(tags: &[String]) -> Result<Vec<String>> {
+    let unknown: Vec<&str> = tags.iter().map(String::as_str).filter(|t| !KNOWN_TAGS.contains(t)).collect();
+    if !unknown.is_empty() {
+        return Err(Error::value(format!("unknown media tag(s): {}", unknown.join(", "))));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        if !out.contains(t) {
+            out.push(t.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_magic_numbers() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0xxxx", "f").ok(), Some(Sniffed::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n....", "f").ok(), Some(Sniffed::Png));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 ", "f").ok(), Some(Sniffed::Webp));
+        assert_eq!(sniff(b"\0\0\0\x20ftypisom\0\0", "f").ok(), Some(Sniffed::Mp4));
+        assert_eq!(sniff(b"\0\0\0\x14ftypqt  \0\0", "f").ok(), Some(Sniffed::Mov));
+        assert_eq!(sniff(b"\x1a\x45\xdf\xa3\x01", "f").ok(), Some(Sniffed::Webm));
+        assert_eq!(sniff(b"PK\x03\x04rest", "f").ok(), Some(Sniffed::Zip));
+        assert_eq!(sniff(b"\x1f\x8b\x08", "f").ok(), Some(Sniffed::Gzip));
+        let rar = sniff(b"Rar!\x1a\x07\x00", "v").unwrap_err();
+        assert!(rar.message.contains("RAR"));
+        assert!(sniff(b"", "v").unwrap_err().message.contains("empty"));
+        assert!(sniff(b"hello world", "v").unwrap_err().message.contains("unsupported"));
+    }
+
+    #[test]
+    fn tags() {
+        let ok = validate_tags(&["photo_selfie".into(), "photo_selfie".into()]).unwrap();
+        assert_eq!(ok, vec!["photo_selfie".to_string()]);
+        let e = validate_tags(&["photo_selfie".into(), "selfie_photo".into()]).unwrap_err();
+        assert!(e.message.contains("selfie_photo"));
+    }
+}

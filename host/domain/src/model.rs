@@ -1,0 +1,134 @@
+//! The Oz wire objects (reference §3). Timestamps are UNIX seconds; ids are UUID strings.
+//!
+//! Fields marked `serde(skip)` are host-internal (where a blob lives, for instance) and never
+//! leave the server.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Company {
+    pub company_id: Uuid,
+    pub name: String,
+    /// True for the system company that ADMIN and OPERATOR users belong to.
+    pub is_system: bool,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub user_id: Uuid,
+    /// ADMIN, OPERATOR, CLIENT or CLIENT_OPERATOR; CLIENT ADMIN is CLIENT + `is_admin`, a service
+    /// account is CLIENT + `is_service` (the 5.x representation).
+    pub user_type: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub middle_name: Option<String>,
+    pub company_id: Uuid,
+    pub is_admin: bool,
+    pub is_service: bool,
+    pub is_active: bool,
+    pub can_start_analyse_biometry: bool,
+    pub can_start_analyse_quality: bool,
+    pub can_start_analyse_collection: bool,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Media {
+    pub media_id: Uuid,
+    pub folder_id: Uuid,
+    pub company_id: Uuid,
+    pub original_name: Option<String>,
+    /// IMAGE_FOLDER, VIDEO_FOLDER or SHOTS_SET.
+    pub media_type: String,
+    pub tags: Vec<String>,
+    pub original_url: String,
+    /// Images only: a JPEG no larger than 256×256 with the aspect ratio kept.
+    pub thumb_url: Option<String>,
+    /// Videos: the same file as `original_url`, for clients that read `video_url`.
+    pub video_url: Option<String>,
+    pub info: MediaInfo,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    #[schema(value_type = Object)]
+    pub technical_meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+    #[serde(skip)]
+    pub blob_key: String,
+    #[serde(skip)]
+    pub thumb_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct MediaInfo {
+    pub size: i64,
+    pub content_type: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Folder {
+    pub folder_id: Uuid,
+    pub company_id: Uuid,
+    pub user_id: Option<Uuid>,
+    /// Processing stage: INITIAL, PROCESSING, FAILED, FINISHED.
+    pub resolution_status: String,
+    /// Verdict: INITIAL, PROCESSING, FAILED, SUCCESS, DECLINED, OPERATOR_REQUIRED.
+    pub system_resolution: String,
+    pub operator_status: Option<String>,
+    pub operator_comment: Option<String>,
+    pub media: Vec<Media>,
+    /// Present with `with_analyses=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub analyses: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company: Option<Company>,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    #[schema(value_type = Object)]
+    pub technical_meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+    /// Personal data of this folder was wiped; no media may be added.
+    #[serde(skip)]
+    pub pi_deleted: bool,
+}
+
+impl Folder {
+    pub fn owned(&self) -> crate::policy::Owned {
+        crate::policy::Owned { company_id: self.company_id, user_id: self.user_id }
+    }
+}
+
+/// The list envelope: `total` is absent with `total_omit=true`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    pub items: Vec<T>,
+}
+
+/// The token pair of reference §3.9.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub expire_token: String,
+    /// UNIX seconds when the access token expires unless used (sliding).
+    pub expire_date: f64,
+    pub user: User,
+}

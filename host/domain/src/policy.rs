@@ -1,0 +1,227 @@
+//! Roles and the permission policy of reference §5.
+//!
+//! Every use-case asks one of these functions before it touches data; list queries get a
+//! [`Scope`] so that a caller can never see rows outside what it may read.
+
+use uuid::Uuid;
+
+/// The role a user acts in, derived from `user_type` plus the 5.x flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Admin,
+    Operator,
+    Client,
+    ClientAdmin,
+    ClientOperator,
+    ClientService,
+}
+
+impl Role {
+    /// Derives the role from stored fields. `user_type` is one of ADMIN, OPERATOR, CLIENT,
+    /// CLIENT_OPERATOR; `is_admin` wins over `is_service` for a CLIENT.
+    pub fn derive(user_type: &str, is_admin: bool, is_service: bool) -> Role {
+        match user_type {
+            "ADMIN" => Role::Admin,
+            "OPERATOR" => Role::Operator,
+            "CLIENT_OPERATOR" => Role::ClientOperator,
+            _ if is_admin => Role::ClientAdmin,
+            _ if is_service => Role::ClientService,
+            _ => Role::Client,
+        }
+    }
+
+    /// ADMIN and OPERATOR belong to the system company and see every company.
+    pub fn is_global(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator)
+    }
+}
+
+/// Who is calling: resolved from the access token on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub company_id: Uuid,
+    pub role: Role,
+    pub can_start_analyse_quality: bool,
+    pub can_start_analyse_biometry: bool,
+    pub can_start_analyse_collection: bool,
+}
+
+/// Which rows a list query may return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Company(Uuid),
+    Owner(Uuid),
+}
+
+/// The owner and tenant of a company-scoped object (folder, media).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owned {
+    pub company_id: Uuid,
+    pub user_id: Option<Uuid>,
+}
+
+impl Principal {
+    fn same_company(&self, company_id: Uuid) -> bool {
+        self.company_id == company_id
+    }
+
+    fn owns(&self, o: Owned) -> bool {
+        o.user_id == Some(self.user_id) && self.same_company(o.company_id)
+    }
+
+    // ----- companies -----
+
+    pub fn can_manage_companies(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn company_scope(&self) -> Scope {
+        if self.role.is_global() { Scope::All } else { Scope::Company(self.company_id) }
+    }
+
+    pub fn can_read_company(&self, company_id: Uuid) -> bool {
+        self.role.is_global() || self.same_company(company_id)
+    }
+
+    // ----- users -----
+
+    pub fn user_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            Role::ClientAdmin | Role::ClientOperator => Scope::Company(self.company_id),
+            Role::Client | Role::ClientService => Scope::Owner(self.user_id),
+        }
+    }
+
+    pub fn can_read_user(&self, user_id: Uuid, company_id: Uuid) -> bool {
+        match self.user_scope() {
+            Scope::All => true,
+            Scope::Company(c) => c == company_id,
+            Scope::Owner(u) => u == user_id,
+        }
+    }
+
+    /// Create, edit, delete a user of `company_id` that will have role `target`.
+    pub fn can_manage_user(&self, company_id: Uuid, target: Role) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => self.same_company(company_id) && !target.is_global(),
+            _ => false,
+        }
+    }
+
+    /// Change the password of `user_id`: oneself always; ADMIN anyone; CLIENT ADMIN within its
+    /// company (the 5.2.0 fix), but never an ADMIN's or OPERATOR's.
+    pub fn can_change_password(&self, user_id: Uuid, company_id: Uuid, target: Role) -> bool {
+        user_id == self.user_id || self.can_manage_user(company_id, target)
+    }
+
+    // ----- folders and media -----
+
+    pub fn folder_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            Role::ClientAdmin | Role::ClientOperator => Scope::Company(self.company_id),
+            Role::Client | Role::ClientService => Scope::Owner(self.user_id),
+        }
+    }
+
+    pub fn can_read_folder(&self, o: Owned) -> bool {
+        match self.folder_scope() {
+            Scope::All => true,
+            Scope::Company(c) => c == o.company_id,
+            Scope::Owner(_) => self.owns(o),
+        }
+    }
+
+    /// Creating folders is for the roles that submit work, not for reviewers.
+    pub fn can_create_folder(&self) -> bool {
+        !matches!(self.role, Role::Operator | Role::ClientOperator)
+    }
+
+    /// Edit a folder, add media to it, retag its media.
+    pub fn can_write_folder(&self, o: Owned) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => self.same_company(o.company_id),
+            Role::Client | Role::ClientService => self.owns(o),
+            Role::Operator | Role::ClientOperator => false,
+        }
+    }
+
+    /// Delete a folder or a media file ("deletes files in folders" is CLIENT ADMIN's right).
+    pub fn can_delete_in_folder(&self, o: Owned) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => self.same_company(o.company_id),
+            _ => false,
+        }
+    }
+
+    /// Hand a folder to another user (of the folder's company).
+    pub fn can_change_folder_owner(&self, o: Owned) -> bool {
+        self.can_delete_in_folder(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(role: Role, company: Uuid) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            company_id: company,
+            role,
+            can_start_analyse_quality: true,
+            can_start_analyse_biometry: true,
+            can_start_analyse_collection: true,
+        }
+    }
+
+    #[test]
+    fn roles_from_fields() {
+        assert_eq!(Role::derive("ADMIN", false, false), Role::Admin);
+        assert_eq!(Role::derive("CLIENT", true, true), Role::ClientAdmin);
+        assert_eq!(Role::derive("CLIENT", false, true), Role::ClientService);
+        assert_eq!(Role::derive("CLIENT_OPERATOR", false, false), Role::ClientOperator);
+        assert_eq!(Role::derive("CLIENT", false, false), Role::Client);
+    }
+
+    #[test]
+    fn folder_rules() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let client = p(Role::Client, a);
+        let own = Owned { company_id: a, user_id: Some(client.user_id) };
+        let colleague = Owned { company_id: a, user_id: Some(Uuid::new_v4()) };
+        let foreign = Owned { company_id: b, user_id: Some(Uuid::new_v4()) };
+        assert!(client.can_read_folder(own) && client.can_write_folder(own));
+        assert!(!client.can_read_folder(colleague) && !client.can_delete_in_folder(own));
+        let cadmin = p(Role::ClientAdmin, a);
+        assert!(cadmin.can_read_folder(colleague) && cadmin.can_delete_in_folder(colleague));
+        assert!(!cadmin.can_read_folder(foreign) && !cadmin.can_write_folder(foreign));
+        let cop = p(Role::ClientOperator, a);
+        assert!(cop.can_read_folder(colleague) && !cop.can_write_folder(colleague));
+        assert!(!cop.can_read_folder(foreign) && !cop.can_create_folder());
+        let op = p(Role::Operator, b);
+        assert!(op.can_read_folder(own) && !op.can_write_folder(own));
+        let admin = p(Role::Admin, b);
+        assert!(admin.can_delete_in_folder(own));
+    }
+
+    #[test]
+    fn user_rules() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let cadmin = p(Role::ClientAdmin, a);
+        assert!(cadmin.can_manage_user(a, Role::Client));
+        assert!(!cadmin.can_manage_user(a, Role::Admin));
+        assert!(!cadmin.can_manage_user(b, Role::Client));
+        let client = p(Role::Client, a);
+        assert!(client.can_change_password(client.user_id, a, Role::Client));
+        assert!(!client.can_change_password(Uuid::new_v4(), a, Role::Client));
+        assert!(!p(Role::Operator, b).can_manage_companies());
+        assert!(p(Role::Admin, b).can_manage_companies());
+    }
+}

@@ -1,0 +1,55 @@
+//! Time as the wire sees it: UNIX seconds (float allowed), stored as integer microseconds.
+
+/// Microseconds since the UNIX epoch, the storage representation of every timestamp.
+pub type Micros = i64;
+
+pub fn micros_to_secs(m: Micros) -> f64 {
+    m as f64 / 1_000_000.0
+}
+
+/// Parses a filter value such as `1700000000` or `1700000000.25` into microseconds.
+pub fn parse_unix_secs(s: &str) -> Option<Micros> {
+    let v: f64 = s.trim().parse().ok()?;
+    if !v.is_finite() || v.abs() > 1.0e12 {
+        return None;
+    }
+    Some((v * 1_000_000.0).round() as Micros)
+}
+
+/// Parses a duration: plain seconds (`900`) or a number with a unit (`15m`, `2s`, `5y`, `12h`, `30d`).
+pub fn parse_duration_secs(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mul = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "y" => 365 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_secs("900"), Some(900));
+        assert_eq!(parse_duration_secs("15m"), Some(900));
+        assert_eq!(parse_duration_secs("5y"), Some(5 * 365 * 86_400));
+        assert_eq!(parse_duration_secs("2x"), None);
+        assert_eq!(parse_duration_secs(""), None);
+    }
+
+    #[test]
+    fn unix_secs() {
+        assert_eq!(parse_unix_secs("1.5"), Some(1_500_000));
+        assert_eq!(parse_unix_secs("abc"), None);
+        assert_eq!(parse_unix_secs("NaN"), None);
+    }
+}

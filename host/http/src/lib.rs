@@ -1,0 +1,86 @@
+//! The Oz-compatible REST surface: routing, extraction, the error body, OpenAPI and docs.
+//!
+//! Architecture invariant: this is the only crate that knows axum. Handlers extract, call one
+//! use-case of `vigil-core` and map the result; permission rules live in the domain policy,
+//! called by the use-cases.
+
+mod error;
+mod extract;
+mod routes;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::Request;
+use std::future::Future;
+use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
+use vigil_core::App;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigil", description = "Oz API 5.2 compatible identity-verification server"),
+    modifiers(&TokenHeader),
+    security(("X-Forensic-Access-Token" = [])),
+    tags(
+        (name = "auth", description = "Log-in and token refresh"),
+        (name = "users"), (name = "companies"), (name = "folders"), (name = "media"),
+        (name = "service", description = "Health, configuration, specification"),
+    )
+)]
+struct ApiDoc;
+
+struct TokenHeader;
+
+impl utoipa::Modify for TokenHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "X-Forensic-Access-Token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Forensic-Access-Token"))),
+        );
+    }
+}
+
+fn parts() -> (Router<App>, utoipa::openapi::OpenApi) {
+    routes::router(utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts()
+}
+
+/// The OpenAPI 3.1 document, generated from the same route list the server runs.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    parts().1
+}
+
+/// The pretty-printed spec, as committed in `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// The complete router with docs, error fallbacks and middleware.
+pub fn router(app: App) -> Router {
+    let (api, spec) = parts();
+    api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+            axum::http::HeaderName::from_static("x-forensic-access-token"),
+            axum::http::header::AUTHORIZATION,
+        ]))
+        .with_state(app)
+}
+
+/// Serves until `shutdown` completes. Paths are accepted with and without a trailing slash.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let svc = NormalizePathLayer::trim_trailing_slash().layer(router(app));
+    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(svc)).with_graceful_shutdown(shutdown).await
+}

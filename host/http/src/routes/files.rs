@@ -1,0 +1,37 @@
+//! `/static/{folder_id}/{file}`: media files and thumbnails, streamed.
+
+use crate::error::ApiResult;
+use crate::extract::{MaybeAuth, parse_id};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use vigil_core::App;
+
+pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
+    r.routes(routes!(media_file))
+}
+
+/// A media file (`{media_id}.{ext}`) or its thumbnail (`{media_id}_thumb.jpg`), as linked from
+/// `original_url` / `thumb_url`. With `OZ_USE_PERMISSIONS_FOR_STATIC` on, the caller's token (header
+/// or `?access_token=`) must grant read access to the folder.
+#[utoipa::path(get, path = "/static/{folder_id}/{file}", tag = "media",
+    params(("folder_id" = String, Path), ("file" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 401), (status = 404)))]
+async fn media_file(
+    State(app): State<App>,
+    MaybeAuth(p): MaybeAuth,
+    Path((folder, file)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let body = app.media_file(p.as_ref(), parse_id("folder_id", &folder)?, &file).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, body.content_type),
+            (header::CONTENT_LENGTH, body.size.to_string()),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+        ],
+        Body::from_stream(body.stream),
+    )
+        .into_response())
+}

@@ -1,0 +1,150 @@
+//! `/api/folders/...`
+
+use crate::error::ApiResult;
+use crate::extract::{Auth, Json, Multipart, QueryPairs, parse_id};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use vigil_core::App;
+use vigil_core::folders::{Embed, FolderPatch};
+use vigil_core::upload::Upload;
+use vigil_domain::filter::{FolderFilter, parse_bool};
+use vigil_domain::model::{Folder, Media, Page};
+use vigil_domain::{Error, Result};
+
+pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
+    // Uploads stream under their own limits (vigil_core::Limits), not axum's 2 MB default.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(create_folder))
+        .routes(routes!(add_media))
+        .route_layer(DefaultBodyLimit::disable());
+    r.merge(uploads).routes(routes!(list_folders)).routes(routes!(get_folder, patch_folder, delete_folder))
+}
+
+const MAX_PAYLOAD: usize = 1 << 20;
+
+/// Feeds every multipart part into the upload: `payload` (JSON), `additional_info`, files.
+async fn fill(up: &mut Upload, mp: &mut axum::extract::Multipart) -> Result<()> {
+    let malformed = |e: axum::extract::multipart::MultipartError| {
+        Error::structure(format!("the request body is truncated or malformed: {}", e.body_text()))
+    };
+    while let Some(mut field) = mp.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(str::to_string);
+        if name == "payload" || (file_name.is_none() && name == "additional_info") {
+            let mut buf = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                buf.extend_from_slice(&chunk);
+                if buf.len() > MAX_PAYLOAD {
+                    return Err(Error::value(format!("part '{name}' is larger than {MAX_PAYLOAD} bytes")));
+                }
+            }
+            if name == "payload" { up.set_payload(&buf)? } else { up.set_form_field(&name, &buf)? }
+        } else {
+            up.add_file(name, file_name, field).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Create a folder, optionally with media: file parts under any field names plus a `payload` part
+/// (`media:tags`, `folder:meta_data`, `media:meta_data`).
+#[utoipa::path(post, path = "/api/folders", tag = "folders",
+    request_body(content_type = "multipart/form-data", description = "files under any field names, plus `payload` JSON"),
+    responses((status = 201, body = Folder), (status = 400), (status = 413)))]
+async fn create_folder(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Multipart(mut mp): Multipart,
+) -> ApiResult<(StatusCode, axum::Json<Folder>)> {
+    let mut up = app.begin_folder_upload(&p)?;
+    if let Err(e) = fill(&mut up, &mut mp).await {
+        up.abort().await;
+        return Err(e.into());
+    }
+    Ok((StatusCode::CREATED, axum::Json(up.commit_folder().await?)))
+}
+
+/// Add media to a folder; returns the created media as an array.
+#[utoipa::path(post, path = "/api/folders/{folder_id}/media", tag = "folders", params(("folder_id" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "files under any field names, plus `payload` JSON"),
+    responses((status = 201, body = Vec<Media>), (status = 400), (status = 404)))]
+async fn add_media(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Multipart(mut mp): Multipart,
+) -> ApiResult<(StatusCode, axum::Json<Vec<Media>>)> {
+    let mut up = app.begin_media_upload(&p, parse_id("folder_id", &id)?).await?;
+    if let Err(e) = fill(&mut up, &mut mp).await {
+        up.abort().await;
+        return Err(e.into());
+    }
+    Ok((StatusCode::CREATED, axum::Json(up.commit_media().await?)))
+}
+
+/// Folders visible to the caller.
+#[utoipa::path(get, path = "/api/folders", tag = "folders",
+    params(("offset" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("total_omit" = Option<bool>, Query),
+        ("sorting" = Option<String>, Query, description = "time_created{desc} | time_created{asc} | -time_updated …"),
+        ("time_created.min" = Option<f64>, Query), ("time_created.max" = Option<f64>, Query),
+        ("time_updated.min" = Option<f64>, Query), ("time_updated.max" = Option<f64>, Query),
+        ("meta_data" = Option<String>, Query, description = "key==value or key!=value; repeatable"),
+        ("resolution_status" = Option<String>, Query), ("folder_id" = Option<String>, Query),
+        ("user_id" = Option<String>, Query), ("company_id" = Option<String>, Query),
+        ("with_analyses" = Option<bool>, Query), ("with_user" = Option<bool>, Query), ("with_company" = Option<bool>, Query)),
+    responses((status = 200, body = Page<Folder>), (status = 400)))]
+async fn list_folders(
+    State(app): State<App>,
+    Auth(p): Auth,
+    QueryPairs(q): QueryPairs,
+) -> ApiResult<axum::Json<Page<Folder>>> {
+    let f = FolderFilter::parse(&q)?;
+    Ok(axum::Json(app.list_folders(&p, &f).await?))
+}
+
+fn embed(q: &[(String, String)]) -> Result<Embed> {
+    let mut e = Embed::default();
+    for (k, v) in q {
+        match k.as_str() {
+            "with_analyses" => e.analyses = parse_bool(k, v)?,
+            "with_user" => e.user = parse_bool(k, v)?,
+            "with_company" => e.company = parse_bool(k, v)?,
+            _ => return Err(vigil_domain::filter::unknown_param(k)),
+        }
+    }
+    Ok(e)
+}
+
+#[utoipa::path(get, path = "/api/folders/{folder_id}", tag = "folders",
+    params(("folder_id" = String, Path), ("with_analyses" = Option<bool>, Query), ("with_user" = Option<bool>, Query),
+        ("with_company" = Option<bool>, Query)),
+    responses((status = 200, body = Folder), (status = 404)))]
+async fn get_folder(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    QueryPairs(q): QueryPairs,
+) -> ApiResult<axum::Json<Folder>> {
+    Ok(axum::Json(app.get_folder(&p, parse_id("folder_id", &id)?, embed(&q)?).await?))
+}
+
+/// Edit a folder: metadata, owner (`user_id`), operator status and comment.
+#[utoipa::path(patch, path = "/api/folders/{folder_id}", tag = "folders", params(("folder_id" = String, Path)),
+    request_body = FolderPatch, responses((status = 200, body = Folder), (status = 403), (status = 404)))]
+async fn patch_folder(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<FolderPatch>,
+) -> ApiResult<axum::Json<Folder>> {
+    Ok(axum::Json(app.patch_folder(&p, parse_id("folder_id", &id)?, b).await?))
+}
+
+/// Delete a folder with its media (ADMIN, CLIENT ADMIN of its company).
+#[utoipa::path(delete, path = "/api/folders/{folder_id}", tag = "folders", params(("folder_id" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_folder(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    app.delete_folder(&p, parse_id("folder_id", &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,50 @@
+//! One module per resource; each exposes `router` and this root only merges them.
+
+mod auth;
+mod companies;
+mod files;
+mod folders;
+mod media;
+mod meta;
+mod service;
+mod users;
+
+use crate::error::ApiError;
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use vigil_core::App;
+use vigil_domain::{Code, Error};
+
+pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
+    let r = auth::router(r);
+    let r = users::router(r);
+    let r = companies::router(r);
+    let r = folders::router(r);
+    let r = media::router(r);
+    let r = meta::router(r);
+    let r = service::router(r);
+    files::router(r)
+}
+
+pub async fn not_found() -> Response {
+    ApiError(Error::new(Code::NotExist, "no such endpoint")).into_response()
+}
+
+pub async fn method_not_allowed() -> Response {
+    ApiError(Error::new(Code::NotAllowed, "method not allowed on this resource")).into_response()
+}
+
+/// Paging keys shared by the simple list endpoints; anything else is refused.
+pub(crate) fn paging_and(
+    pairs: &[(String, String)],
+    mut other: impl FnMut(&str, &str) -> Result<bool, Error>,
+) -> Result<vigil_domain::filter::Paging, Error> {
+    let mut p = vigil_domain::filter::Paging::default();
+    for (k, v) in pairs {
+        if vigil_domain::filter::apply_paging(&mut p, k, v)? || other(k, v)? {
+            continue;
+        }
+        return Err(vigil_domain::filter::unknown_param(k));
+    }
+    Ok(p)
+}

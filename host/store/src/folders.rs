@@ -1,0 +1,141 @@
+//! Folders and the filtered folder list.
+
+use crate::{Exec, Result, Row, Sql};
+use uuid::Uuid;
+use vigil_domain::filter::{FolderFilter, SortField};
+use vigil_domain::model::Folder;
+use vigil_domain::policy::Scope;
+use vigil_domain::time::Micros;
+
+const COLS: &str = "folder_id, company_id, user_id, resolution_status, system_resolution, operator_status, \
+     operator_comment, pi_deleted, meta_data, technical_meta_data, time_created, time_updated";
+
+fn row(r: &dyn Row) -> Result<Folder> {
+    Ok(Folder {
+        folder_id: r.uuid("folder_id")?,
+        company_id: r.uuid("company_id")?,
+        user_id: r.opt_uuid("user_id")?,
+        resolution_status: r.text("resolution_status")?,
+        system_resolution: r.text("system_resolution")?,
+        operator_status: r.opt_text("operator_status")?,
+        operator_comment: r.opt_text("operator_comment")?,
+        media: Vec::new(),
+        analyses: None,
+        user: None,
+        company: None,
+        meta_data: r.json("meta_data")?,
+        technical_meta_data: r.json("technical_meta_data")?,
+        time_created: r.secs("time_created")?,
+        time_updated: r.secs("time_updated")?,
+        pi_deleted: r.boolean("pi_deleted")?,
+    })
+}
+
+pub async fn insert(ex: &mut impl Exec, f: &Folder, now: Micros) -> Result<()> {
+    let mut q = Sql::new(&format!("INSERT INTO folders ({COLS}) VALUES ("));
+    q.bind(f.folder_id).push(", ").bind(f.company_id).push(", ").bind(f.user_id).push(", ");
+    q.bind(f.resolution_status.as_str()).push(", ").bind(f.system_resolution.as_str()).push(", ");
+    q.bind(f.operator_status.clone()).push(", ").bind(f.operator_comment.clone()).push(", ");
+    q.bind(f.pi_deleted).push(", ").bind(&f.meta_data).push(", ").bind(&f.technical_meta_data);
+    q.push(", ").bind(now).push(", ").bind(now).push(")");
+    ex.execute(q).await.map(|_| ())
+}
+
+pub async fn get(ex: &mut impl Exec, id: Uuid) -> Result<Option<Folder>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM folders WHERE folder_id = "));
+    q.bind(id);
+    ex.fetch_optional(q, row).await
+}
+
+/// Lists folders visible in `scope` that match `f`; the total is absent with `total_omit`.
+pub async fn list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<(Vec<Folder>, Option<i64>)> {
+    let dialect = ex.dialect();
+    let mut w = Sql::new(" WHERE 1=1");
+    match scope {
+        Scope::All => {}
+        Scope::Company(c) => {
+            w.push(" AND company_id = ").bind(c);
+        }
+        Scope::Owner(u) => {
+            w.push(" AND user_id = ").bind(u);
+        }
+    }
+    let ranges = [
+        ("time_created >= ", f.created_min),
+        ("time_created <= ", f.created_max),
+        ("time_updated >= ", f.updated_min),
+        ("time_updated <= ", f.updated_max),
+    ];
+    for (cond, v) in ranges {
+        if let Some(v) = v {
+            w.push(" AND ").push(cond).bind(v);
+        }
+    }
+    for (col, ids) in [("folder_id", &f.folder_ids), ("user_id", &f.user_ids), ("company_id", &f.company_ids)] {
+        if !ids.is_empty() {
+            w.push(&format!(" AND {col} IN ")).bind_list(ids.iter().copied());
+        }
+    }
+    if !f.resolution_status.is_empty() {
+        w.push(" AND (resolution_status IN ").bind_list(f.resolution_status.iter().cloned());
+        w.push(" OR system_resolution IN ").bind_list(f.resolution_status.iter().cloned()).push(")");
+    }
+    for m in &f.meta {
+        // `k!=v` also keeps folders that lack the key.
+        if m.negate {
+            w.push(" AND (");
+            dialect.json_field(&mut w, "meta_data", &m.key);
+            w.push(" IS NULL OR ");
+            dialect.json_field(&mut w, "meta_data", &m.key);
+            w.push(" <> ").bind(m.value.as_str()).push(")");
+        } else {
+            w.push(" AND ");
+            dialect.json_field(&mut w, "meta_data", &m.key);
+            w.push(" = ").bind(m.value.as_str());
+        }
+    }
+    let total = if f.paging.total_omit {
+        None
+    } else {
+        Some(
+            ex.fetch_count(Sql {
+                text: format!("SELECT COUNT(*) AS n FROM folders{}", w.text),
+                params: w.params.clone(),
+            })
+            .await?,
+        )
+    };
+    let col = match f.sorting.field {
+        SortField::TimeCreated => "time_created",
+        SortField::TimeUpdated => "time_updated",
+    };
+    let dir = if f.sorting.descending { "DESC" } else { "ASC" };
+    let mut q = Sql {
+        text: format!("SELECT {COLS} FROM folders{} ORDER BY {col} {dir}, folder_id {dir} LIMIT ", w.text),
+        params: w.params,
+    };
+    q.bind(f.paging.limit).push(" OFFSET ").bind(f.paging.offset);
+    Ok((ex.fetch_all(q, row).await?, total))
+}
+
+/// Writes the editable fields of `f`.
+pub async fn update(ex: &mut impl Exec, f: &Folder, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE folders SET user_id = ");
+    q.bind(f.user_id).push(", operator_status = ").bind(f.operator_status.clone());
+    q.push(", operator_comment = ").bind(f.operator_comment.clone()).push(", meta_data = ").bind(&f.meta_data);
+    q.push(", time_updated = ").bind(now).push(" WHERE folder_id = ").bind(f.folder_id);
+    ex.execute(q).await
+}
+
+/// Marks a folder changed (media added or removed).
+pub async fn touch(ex: &mut impl Exec, id: Uuid, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE folders SET time_updated = ");
+    q.bind(now).push(" WHERE folder_id = ").bind(id);
+    ex.execute(q).await
+}
+
+pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM folders WHERE folder_id = ");
+    q.bind(id);
+    ex.execute(q).await
+}

@@ -1,0 +1,36 @@
+//! Persistence for Vigil on SQLite (embedded default) and PostgreSQL (scale-out).
+//!
+//! Architecture invariant: this is the only crate that knows SQL. Both backends run the same
+//! portable statements (`$N` placeholders, UUID text ids, integer-microsecond timestamps, JSON as
+//! text), dispatched over [`Store`]'s pool; the few dialect differences (JSON field access) live in
+//! [`Dialect`]. Each backend keeps its own migration set under `migrations/`.
+
+pub mod companies;
+mod exec;
+pub mod folders;
+pub mod media;
+pub mod meta;
+pub mod sessions;
+pub mod users;
+
+pub use exec::{Dialect, Exec, Row, Sql, Store, Tx, Val};
+
+/// Storage failures. Unique-key collisions are told apart so callers can answer 409.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error("bad stored value in column {column}: {reason}")]
+    Corrupt { column: String, reason: String },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url '{0}': use sqlite://… or postgres://…")]
+    BadUrl(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The system company that ADMIN and OPERATOR users belong to (seeded by the first migration).
+pub const SYSTEM_COMPANY_ID: uuid::Uuid = uuid::Uuid::nil();

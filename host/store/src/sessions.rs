@@ -1,0 +1,92 @@
+//! Sessions: hashed token pairs with sliding expiry and rotation on refresh.
+
+use crate::{Exec, Result, Row, Sql};
+use uuid::Uuid;
+use vigil_domain::time::Micros;
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub access_hash: String,
+    pub refresh_hash: String,
+    pub access_expires: Micros,
+    pub refresh_expires: Micros,
+    pub ttl_secs: i64,
+    /// Set on a pair made by refresh until its first use, which deletes the predecessor.
+    pub predecessor_id: Option<Uuid>,
+}
+
+const COLS: &str =
+    "session_id, user_id, access_hash, refresh_hash, access_expires, refresh_expires, ttl_secs, predecessor_id";
+
+fn row(r: &dyn Row) -> Result<Session> {
+    Ok(Session {
+        session_id: r.uuid("session_id")?,
+        user_id: r.uuid("user_id")?,
+        access_hash: r.text("access_hash")?,
+        refresh_hash: r.text("refresh_hash")?,
+        access_expires: r.int("access_expires")?,
+        refresh_expires: r.int("refresh_expires")?,
+        ttl_secs: r.int("ttl_secs")?,
+        predecessor_id: r.opt_uuid("predecessor_id")?,
+    })
+}
+
+pub async fn insert(ex: &mut impl Exec, s: &Session, now: Micros) -> Result<()> {
+    let mut q = Sql::new(&format!("INSERT INTO sessions ({COLS}, time_created) VALUES ("));
+    q.bind(s.session_id).push(", ").bind(s.user_id).push(", ").bind(s.access_hash.as_str()).push(", ");
+    q.bind(s.refresh_hash.as_str()).push(", ").bind(s.access_expires).push(", ").bind(s.refresh_expires);
+    q.push(", ").bind(s.ttl_secs).push(", ").bind(s.predecessor_id).push(", ").bind(now).push(")");
+    ex.execute(q).await.map(|_| ())
+}
+
+pub async fn by_access_hash(ex: &mut impl Exec, hash: &str) -> Result<Option<Session>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM sessions WHERE access_hash = "));
+    q.bind(hash);
+    ex.fetch_optional(q, row).await
+}
+
+pub async fn by_refresh_hash(ex: &mut impl Exec, hash: &str) -> Result<Option<Session>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM sessions WHERE refresh_hash = "));
+    q.bind(hash);
+    ex.fetch_optional(q, row).await
+}
+
+/// Slides the access expiry forward.
+pub async fn touch(ex: &mut impl Exec, id: Uuid, access_expires: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE sessions SET access_expires = ");
+    q.bind(access_expires).push(" WHERE session_id = ").bind(id);
+    ex.execute(q).await
+}
+
+/// First use of a refreshed pair: the old pair dies.
+pub async fn activate(ex: &mut impl Exec, s: &Session) -> Result<()> {
+    if let Some(old) = s.predecessor_id {
+        delete(ex, old).await?;
+        let mut q = Sql::new("UPDATE sessions SET predecessor_id = NULL WHERE session_id = ");
+        q.bind(s.session_id);
+        ex.execute(q).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE session_id = ");
+    q.bind(id);
+    ex.execute(q).await
+}
+
+/// Logs a user out everywhere (password change, block, delete).
+pub async fn delete_for_user(ex: &mut impl Exec, user_id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE user_id = ");
+    q.bind(user_id);
+    ex.execute(q).await
+}
+
+/// Removes sessions whose refresh token has expired too.
+pub async fn purge_expired(ex: &mut impl Exec, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE refresh_expires < ");
+    q.bind(now);
+    ex.execute(q).await
+}

@@ -1,0 +1,215 @@
+//! One typed configuration, layered: defaults → TOML file → environment → command-line flags.
+//!
+//! Every key has the same name in each layer: `max_file_size` in the file, `VIGIL_MAX_FILE_SIZE`
+//! in the environment. The Oz names `OZ_SESSION_TTL`, `OZ_SESSION_LONGLIVE_TTL`,
+//! `OZ_PASSWORD_POLICY` and `OZ_USE_PERMISSIONS_FOR_STATIC` are honoured too.
+
+use anyhow::{Context, Result, anyhow, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use vigil_core::{CoreConfig, Limits};
+use vigil_domain::password::PasswordPolicy;
+use vigil_domain::time::parse_duration_secs;
+
+/// Every configuration key. Unknown keys in a file are an error.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "blob_url",
+    "public_url",
+    "admin_email",
+    "admin_password",
+    "session_ttl",
+    "session_longlive_ttl",
+    "refresh_ttl",
+    "password_policy",
+    "use_permissions_for_static",
+    "max_file_size",
+    "max_files",
+    "max_request_size",
+    "max_media_per_folder",
+    "max_image_pixels",
+    "log_format",
+    "timezone",
+];
+
+const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub blob_url: Option<String>,
+    pub public_url: Option<String>,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<String>,
+    pub log_json: bool,
+    pub core: CoreConfig,
+}
+
+impl std::fmt::Debug for Settings {
+    // The admin password and any credentials in URLs stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("blob_url", &self.blob_url.as_deref().map(redact_url))
+            .field("admin_email", &self.admin_email)
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact_url(u: &str) -> String {
+    match (u.find("://"), u.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &u[..s + 3], &u[at..]),
+        _ => u.to_string(),
+    }
+}
+
+/// Values given on the command line (highest precedence).
+pub type Flags = BTreeMap<&'static str, String>;
+
+impl Settings {
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>, flags: &Flags) -> Result<Settings> {
+        let mut raw: BTreeMap<&'static str, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+            let table: toml::Table = text.parse().with_context(|| format!("parsing config file {}", path.display()))?;
+            for (k, v) in table {
+                let key =
+                    KEYS.iter().find(|x| **x == k).ok_or_else(|| anyhow!("unknown key '{k}' in {}", path.display()))?;
+                let s = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                raw.insert(key, s);
+            }
+        }
+        for key in KEYS {
+            let upper = key.to_ascii_uppercase();
+            let oz = OZ_KEYS.contains(key).then(|| env(&format!("OZ_{upper}"))).flatten();
+            if let Some(v) = env(&format!("VIGIL_{upper}")).or(oz).filter(|v| !v.is_empty()) {
+                raw.insert(key, v);
+            }
+        }
+        for (k, v) in flags {
+            raw.insert(k, v.clone());
+        }
+        Self::from_raw(&raw)
+    }
+
+    fn from_raw(raw: &BTreeMap<&'static str, String>) -> Result<Settings> {
+        let get = |k: &str| raw.get(k).cloned();
+        let num = |k: &str, default: u64| -> Result<u64> {
+            match raw.get(k) {
+                None => Ok(default),
+                Some(v) => {
+                    parse_size(v).ok_or_else(|| anyhow!("{k}: '{v}' is not a number (suffixes K, M, G allowed)"))
+                }
+            }
+        };
+        let dur = |k: &str, default: u64| -> Result<u64> {
+            match raw.get(k) {
+                None => Ok(default),
+                Some(v) => parse_duration_secs(v)
+                    .filter(|d| *d > 0)
+                    .ok_or_else(|| anyhow!("{k}: '{v}' is not a duration (900, 15m, 12h, 5y)")),
+            }
+        };
+        let data_dir = PathBuf::from(get("data_dir").unwrap_or_else(|| "./data".into()));
+        let database_url =
+            get("database_url").unwrap_or_else(|| format!("sqlite://{}", data_dir.join("vigil.db").display()));
+        let password_policy = match raw.get("password_policy") {
+            None => PasswordPolicy::default(),
+            Some(p) => PasswordPolicy::parse(p).map_err(|e| anyhow!("password_policy: {e}"))?,
+        };
+        let use_static_perms = match raw.get("use_permissions_for_static").map(|s| s.to_ascii_lowercase()) {
+            None => true,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => bail!("use_permissions_for_static: '{v}' is not true or false"),
+        };
+        let d = Limits::default();
+        let c = CoreConfig::default();
+        let core = CoreConfig {
+            public_url: get("public_url").unwrap_or_default().trim_end_matches('/').to_string(),
+            session_ttl_secs: dur("session_ttl", c.session_ttl_secs)?,
+            session_longlive_ttl_secs: dur("session_longlive_ttl", c.session_longlive_ttl_secs)?,
+            refresh_ttl_secs: dur("refresh_ttl", c.refresh_ttl_secs)?,
+            password_policy,
+            use_permissions_for_static: use_static_perms,
+            limits: Limits {
+                max_file_size: num("max_file_size", d.max_file_size)?,
+                max_files: num("max_files", d.max_files as u64)? as usize,
+                max_request_size: num("max_request_size", d.max_request_size)?,
+                max_media_per_folder: num("max_media_per_folder", d.max_media_per_folder as u64)? as usize,
+                max_image_pixels: num("max_image_pixels", d.max_image_pixels)?,
+            },
+            timezone: get("timezone").unwrap_or(c.timezone),
+        };
+        let log_json = match get("log_format").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(o) => bail!("log_format: '{o}' is not text or json"),
+        };
+        Ok(Settings {
+            listen: get("listen").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            data_dir,
+            database_url,
+            blob_url: get("blob_url"),
+            public_url: get("public_url"),
+            admin_email: get("admin_email"),
+            admin_password: get("admin_password"),
+            log_json,
+            core,
+        })
+    }
+}
+
+/// `1048576`, `64M`, `2G`, `512K`.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (n, mul) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    n.trim().parse::<u64>().ok()?.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_in_order() {
+        let dir = std::env::temp_dir().join(format!("vigil-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vigil.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\nmax_files = 3\nsession_ttl = \"1m\"\n").unwrap();
+        let env = |k: &str| match k {
+            "VIGIL_LISTEN" => Some("0.0.0.0:2".to_string()),
+            "OZ_SESSION_TTL" => Some("120".to_string()),
+            "VIGIL_MAX_FILE_SIZE" => Some("2M".to_string()),
+            _ => None,
+        };
+        let mut flags = Flags::new();
+        flags.insert("listen", "0.0.0.0:3".into());
+        let s = Settings::load(Some(&file), env, &flags).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:3");
+        assert_eq!(s.core.limits.max_files, 3);
+        assert_eq!(s.core.session_ttl_secs, 120);
+        assert_eq!(s.core.limits.max_file_size, 2 << 20);
+        assert!(s.database_url.starts_with("sqlite://"));
+        std::fs::write(&file, "bogus = 1\n").unwrap();
+        assert!(Settings::load(Some(&file), |_| None, &Flags::new()).is_err());
+        assert!(Settings::load(None, |k| (k == "OZ_SESSION_TTL").then(|| "soon".to_string()), &Flags::new()).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

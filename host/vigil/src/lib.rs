@@ -1,0 +1,68 @@
+//! The `vigil` program as a library: open storage, bootstrap, serve. `main.rs` parses the command
+//! line; the black-box tests call [`serve`] on a `127.0.0.1:0` listener.
+
+pub mod config;
+
+use anyhow::{Context, Result};
+use std::future::Future;
+use tokio::net::TcpListener;
+use vigil_blob::Blob;
+use vigil_core::App;
+use vigil_core::users::NewUser;
+use vigil_store::Store;
+
+pub use config::Settings;
+
+/// Connects to the database (creating the data dir for SQLite) and applies migrations.
+pub async fn open_store(s: &Settings) -> Result<Store> {
+    if s.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating data dir {}", s.data_dir.display()))?;
+    }
+    let store = Store::connect(&s.database_url).await.context("connecting to the database")?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// Opens storage and blobs and builds the application for `public_url`.
+pub async fn open_app(s: &Settings, public_url: String) -> Result<App> {
+    let store = open_store(s).await?;
+    let blob = Blob::open(s.blob_url.as_deref(), &s.data_dir).context("opening blob storage")?;
+    let mut core = s.core.clone();
+    core.public_url = public_url;
+    Ok(App::new(store, blob, core))
+}
+
+/// On a fresh install with `admin_email` + `admin_password` set, creates that ADMIN.
+pub async fn bootstrap_admin(app: &App, s: &Settings) -> Result<Option<String>> {
+    let (Some(email), Some(password)) = (&s.admin_email, &s.admin_password) else { return Ok(None) };
+    if app.user_count().await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
+        return Ok(None);
+    }
+    let n = NewUser {
+        email: email.clone(),
+        password: password.clone(),
+        first_name: Some("Admin".into()),
+        user_type: "ADMIN".into(),
+        ..Default::default()
+    };
+    app.create_user(None, n).await.map_err(|e| anyhow::anyhow!("creating the first ADMIN {email}: {}", e.message))?;
+    Ok(Some(email.clone()))
+}
+
+/// Serves on `listener` until `shutdown` completes.
+pub async fn serve(
+    s: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener.local_addr()?;
+    let public = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let app = open_app(s, public.trim_end_matches('/').to_string()).await?;
+    if let Some(email) = bootstrap_admin(&app, s).await? {
+        tracing::info!(%email, "created the first ADMIN user");
+    }
+    tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
+    let result = vigil_http::serve(listener, app.clone(), shutdown).await;
+    app.store().close().await;
+    Ok(result?)
+}

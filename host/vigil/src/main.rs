@@ -1,0 +1,240 @@
+//! `vigil`: the server and its admin commands.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use vigil::Settings;
+use vigil::config::Flags;
+use vigil_core::companies::CompanyBody;
+use vigil_core::users::NewUser;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Oz API 5.2 compatible identity-verification server")]
+struct Cli {
+    /// TOML configuration file (also VIGIL_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on (VIGIL_LISTEN; default 127.0.0.1:8080).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Data directory for the SQLite file and local blobs (VIGIL_DATA_DIR; default ./data).
+    #[arg(long, global = true)]
+    data_dir: Option<String>,
+    /// sqlite://… or postgres://… (VIGIL_DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// fs://…, s3://bucket/prefix?endpoint=…, memory:// (VIGIL_BLOB_URL).
+    #[arg(long, global = true)]
+    blob_url: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the HTTP server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI 3.1 specification.
+    Openapi,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage companies.
+    #[command(subcommand)]
+    Company(CompanyCmd),
+}
+
+/// Where a password comes from: never from argv alone.
+#[derive(Args)]
+struct PasswordSource {
+    /// Read the password from this file (first line).
+    #[arg(long, conflicts_with = "password_stdin")]
+    password_file: Option<PathBuf>,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordSource {
+    fn read(&self) -> Result<String> {
+        let text = if let Some(f) = &self.password_file {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        } else if self.password_stdin {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+            s
+        } else {
+            bail!("give the password with --password-file FILE or --password-stdin");
+        };
+        let pw = text.lines().next().unwrap_or("").to_string();
+        if pw.is_empty() {
+            bail!("the password is empty");
+        }
+        Ok(pw)
+    }
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// ADMIN, OPERATOR, CLIENT, CLIENT_ADMIN, CLIENT_OPERATOR, CLIENT_SERVICE.
+        #[arg(long, default_value = "ADMIN")]
+        user_type: String,
+        #[arg(long)]
+        company_id: Option<uuid::Uuid>,
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+    /// List all users.
+    List,
+    /// Delete a user.
+    Delete {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a user's password (ends the user's sessions).
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        password: PasswordSource,
+    },
+}
+
+#[derive(Subcommand)]
+enum CompanyCmd {
+    /// Create a company and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn settings(cli: &Cli) -> Result<Settings> {
+    let mut flags = Flags::new();
+    for (k, v) in [
+        ("listen", &cli.listen),
+        ("data_dir", &cli.data_dir),
+        ("database_url", &cli.database_url),
+        ("blob_url", &cli.blob_url),
+    ] {
+        if let Some(v) = v {
+            flags.insert(k, v.clone());
+        }
+    }
+    let file = cli.config.clone().or_else(|| std::env::var_os("VIGIL_CONFIG").map(PathBuf::from));
+    Settings::load(file.as_deref(), |k| std::env::var(k).ok(), &flags)
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json { b.json().init() } else { b.init() }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn core_err(e: vigil_domain::Error) -> anyhow::Error {
+    anyhow!("{}", e.message)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Cmd::Openapi = cli.cmd {
+        println!("{}", vigil_http::openapi_json());
+        return Ok(());
+    }
+    let s = settings(&cli)?;
+    init_tracing(s.log_json);
+    match cli.cmd {
+        Cmd::Openapi => unreachable!("handled above"),
+        Cmd::Serve => {
+            let listener =
+                tokio::net::TcpListener::bind(&s.listen).await.with_context(|| format!("binding {}", s.listen))?;
+            let addr = listener.local_addr()?;
+            let url = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+            eprintln!("Vigil is listening on {url}  (docs: {url}/docs, health: {url}/api/healthcheck)");
+            match &s.admin_email {
+                Some(e) => eprintln!(
+                    "Log in: POST {url}/api/authorize/auth with {{\"credentials\":{{\"email\":\"{e}\",\"password\":\"…\"}}}}"
+                ),
+                None => eprintln!(
+                    "No VIGIL_ADMIN_EMAIL set: create a user with `vigil user create --email … --password-stdin`"
+                ),
+            }
+            vigil::serve(&s, listener, shutdown_signal()).await
+        }
+        Cmd::Migrate => {
+            vigil::open_store(&s).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Cmd::User(u) => {
+            let app = vigil::open_app(&s, String::new()).await?;
+            match u {
+                UserCmd::Create { email, user_type, company_id, first_name, last_name, password } => {
+                    let n = NewUser {
+                        email,
+                        password: password.read()?,
+                        first_name,
+                        last_name,
+                        user_type,
+                        company_id,
+                        ..Default::default()
+                    };
+                    let u = app.create_user(None, n).await.map_err(core_err)?;
+                    println!("{}\t{}\t{}", u.user_id, u.email, u.user_type);
+                }
+                UserCmd::List => {
+                    for u in app.admin_list_users().await.map_err(core_err)? {
+                        let role = vigil_domain::Role::derive(&u.user_type, u.is_admin, u.is_service);
+                        println!("{}\t{}\t{:?}\t{}\tactive={}", u.user_id, u.email, role, u.company_id, u.is_active);
+                    }
+                }
+                UserCmd::Delete { email } => {
+                    app.admin_delete_user(&email).await.map_err(core_err)?;
+                    eprintln!("deleted {email}");
+                }
+                UserCmd::SetPassword { email, password } => {
+                    app.admin_set_password(&email, password.read()?).await.map_err(core_err)?;
+                    eprintln!("password of {email} changed");
+                }
+            }
+            Ok(())
+        }
+        Cmd::Company(CompanyCmd::Create { name }) => {
+            let app = vigil::open_app(&s, String::new()).await?;
+            let c = app.create_company(None, CompanyBody { name }).await.map_err(core_err)?;
+            println!("{}\t{}", c.company_id, c.name);
+            Ok(())
+        }
+    }
+}
