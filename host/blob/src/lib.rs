@@ -27,6 +27,20 @@ impl BlobError {
 
 pub type Result<T, E = BlobError> = std::result::Result<T, E>;
 
+/// S3 credentials given by configuration; without them `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` are read.
+#[derive(Clone)]
+pub struct S3Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "S3Credentials({}, ***)", self.access_key_id)
+    }
+}
+
 /// A configured blob store. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Blob {
@@ -46,7 +60,7 @@ impl Blob {
     /// - `s3://bucket/prefix?endpoint=…&region=…`: S3 or a compatible server. Credentials come from
     ///   `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, endpoint and region may also come from
     ///   `AWS_ENDPOINT_URL` / `AWS_REGION`.
-    pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Blob> {
+    pub fn open(url: Option<&str>, data_dir: &Path, creds: Option<&S3Credentials>) -> Result<Blob> {
         let Some(url) = url.filter(|u| !u.is_empty()) else {
             return Self::fs(&data_dir.join("blobs"));
         };
@@ -57,7 +71,7 @@ impl Blob {
             return Self::fs(Path::new(path));
         }
         if url.starts_with("s3://") {
-            return Self::s3(url);
+            return Self::s3(url, creds);
         }
         if !url.contains("://") {
             return Self::fs(Path::new(url));
@@ -71,7 +85,7 @@ impl Blob {
         Ok(Blob { op, scheme: "fs" })
     }
 
-    fn s3(raw: &str) -> Result<Blob> {
+    fn s3(raw: &str, creds: Option<&S3Credentials>) -> Result<Blob> {
         let u = url::Url::parse(raw).map_err(|e| bad(raw, e.to_string()))?;
         let bucket = u.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad(raw, "missing bucket"))?;
         let q = |k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
@@ -81,8 +95,14 @@ impl Blob {
             b = b.endpoint(&e);
         }
         b = b.region(&q("region").or_else(|| env("AWS_REGION")).unwrap_or_else(|| "us-east-1".into()));
-        if let (Some(k), Some(s)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            b = b.access_key_id(&k).secret_access_key(&s);
+        let creds = creds.cloned().or_else(|| {
+            Some(S3Credentials {
+                access_key_id: env("AWS_ACCESS_KEY_ID")?,
+                secret_access_key: env("AWS_SECRET_ACCESS_KEY")?,
+            })
+        });
+        if let Some(c) = creds {
+            b = b.access_key_id(&c.access_key_id).secret_access_key(&c.secret_access_key);
         }
         if q("virtual_host").as_deref() == Some("true") {
             b = b.enable_virtual_host_style();
@@ -168,7 +188,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_roundtrip_and_prefix_delete() {
-        let b = Blob::open(Some("memory://"), Path::new("/nonexistent")).unwrap();
+        let b = Blob::open(Some("memory://"), Path::new("/nonexistent"), None).unwrap();
         let mut w = b.writer("c/f/a.jpg").await.unwrap();
         w.write(Bytes::from_static(b"hello ")).await.unwrap();
         w.write(Bytes::from_static(b"world")).await.unwrap();
@@ -178,6 +198,6 @@ mod tests {
         b.delete_prefix("c/f/").await.unwrap();
         assert!(!b.exists("c/f/a.jpg").await.unwrap());
         assert!(b.exists("c/g/b.jpg").await.unwrap());
-        assert!(Blob::open(Some("ftp://x"), Path::new(".")).is_err());
+        assert!(Blob::open(Some("ftp://x"), Path::new("."), None).is_err());
     }
 }

@@ -32,7 +32,12 @@ pub fn make_thumbnail(bytes: &[u8], max_pixels: u64, field: &str) -> Result<(u32
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| bad(&e))?;
     img.apply_orientation(orientation);
-    let thumb = img.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8();
+    // Shrink to fit, never enlarge.
+    let thumb = if img.width() > THUMB_SIDE || img.height() > THUMB_SIDE {
+        img.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8()
+    } else {
+        img.to_rgb8()
+    };
     let mut out = Cursor::new(Vec::new());
     thumb.write_to(&mut out, image::ImageFormat::Jpeg).map_err(Error::internal)?;
     Ok((img.width(), img.height(), Bytes::from(out.into_inner())))

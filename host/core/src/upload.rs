@@ -271,11 +271,13 @@ impl Upload {
                 return Err(Error::value(format!("the payload names file '{named}', which was not sent")));
             }
         }
-        let t = micros_to_secs(now);
+        // One microsecond apart, so listing by time keeps the order the client sent the parts in.
         let items = self
             .files
             .iter()
-            .map(|f| Media {
+            .enumerate()
+            .map(|(i, f)| (micros_to_secs(now + i as i64), f))
+            .map(|(t, f)| Media {
                 media_id: f.media_id,
                 folder_id: self.folder_id,
                 company_id: self.company_id,
@@ -346,8 +348,8 @@ impl Upload {
                 None
             }
         };
-        for m in &items {
-            media::insert(&mut tx, m, now).await.infra()?;
+        for (i, m) in items.iter().enumerate() {
+            media::insert(&mut tx, m, now + i as i64).await.infra()?;
         }
         tx.commit().await.infra()?;
         Ok((folder, items))

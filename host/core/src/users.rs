@@ -260,17 +260,13 @@ impl App {
         if u.user_id == p.user_id && !u.is_active {
             return Err(Error::value("you cannot block your own account"));
         }
-        let mut tx = self.store().begin().await.infra()?;
-        users::update(&mut tx, &u, now_micros()).await.map_err(|e| match e {
+        // A blocked user keeps its sessions so that every call answers 1401 (blocked), not 7.
+        users::update(&mut self.store(), &u, now_micros()).await.map_err(|e| match e {
             vigil_store::StoreError::Conflict(_) => {
                 Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
             }
             other => Error::internal(other),
         })?;
-        if !u.is_active {
-            sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
-        }
-        tx.commit().await.infra()?;
         self.visible_user(p, id).await
     }
 

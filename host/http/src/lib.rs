@@ -15,7 +15,6 @@ use axum::extract::Request;
 use std::future::Future;
 use tokio::net::TcpListener;
 use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
@@ -75,12 +74,29 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves until `shutdown` completes. Paths are accepted with and without a trailing slash.
+/// Oz clients use `/api/...` paths with and without a trailing slash; routes are declared without
+/// one. Only API paths are trimmed: the docs UI relies on its own `/docs/` redirect.
+fn trim_api_slash(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if path.len() > 5 && path.starts_with("/api/") && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = pq.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Serves until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let svc = NormalizePathLayer::trim_trailing_slash().layer(router(app));
+    let svc = tower::util::MapRequestLayer::new(trim_api_slash).layer(router(app));
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(svc)).with_graceful_shutdown(shutdown).await
 }

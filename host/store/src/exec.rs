@@ -278,7 +278,7 @@ impl Store {
     }
 
     pub async fn ping(&self) -> Result<()> {
-        self.clone().fetch_count(Sql::new("SELECT 1 AS n")).await.map(|_| ())
+        self.clone().fetch_count(Sql::new("SELECT CAST(1 AS BIGINT) AS n")).await.map(|_| ())
     }
 
     pub async fn begin(&self) -> Result<Tx> {

@@ -17,6 +17,8 @@ pub const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "blob_url",
+    "s3_access_key_id",
+    "s3_secret_access_key",
     "public_url",
     "admin_email",
     "admin_password",
@@ -42,6 +44,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub blob_url: Option<String>,
+    pub s3: Option<vigil_blob::S3Credentials>,
     pub public_url: Option<String>,
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
@@ -162,6 +165,12 @@ impl Settings {
             data_dir,
             database_url,
             blob_url: get("blob_url"),
+            s3: match (get("s3_access_key_id"), get("s3_secret_access_key")) {
+                (Some(access_key_id), Some(secret_access_key)) => {
+                    Some(vigil_blob::S3Credentials { access_key_id, secret_access_key })
+                }
+                _ => None,
+            },
             public_url: get("public_url"),
             admin_email: get("admin_email"),
             admin_password: get("admin_password"),

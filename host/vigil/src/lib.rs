@@ -26,7 +26,7 @@ pub async fn open_store(s: &Settings) -> Result<Store> {
 /// Opens storage and blobs and builds the application for `public_url`.
 pub async fn open_app(s: &Settings, public_url: String) -> Result<App> {
     let store = open_store(s).await?;
-    let blob = Blob::open(s.blob_url.as_deref(), &s.data_dir).context("opening blob storage")?;
+    let blob = Blob::open(s.blob_url.as_deref(), &s.data_dir, s.s3.as_ref()).context("opening blob storage")?;
     let mut core = s.core.clone();
     core.public_url = public_url;
     Ok(App::new(store, blob, core))

@@ -1,0 +1,172 @@
+//! Log-in, token errors, expiry and sliding, refresh rotation, service accounts, blocking,
+//! password policy.
+
+use crate::{now, oz_err, with_token};
+use serde_json::json;
+use std::time::Duration;
+use vigil_tests::*;
+
+async fn login_and_token_errors(db: Db) {
+    let s = Server::start(db).await;
+    let a = s.admin().await;
+    assert_eq!(a.token.len(), 128);
+    assert!(!a.body["expire_token"].as_str().unwrap_or("").is_empty());
+    let exp = a.body["expire_date"].as_f64().expect("numeric expire_date");
+    assert!((exp - now() - 900.0).abs() < 30.0, "expire_date {exp} is not now + 15 min");
+
+    let m = oz_err(&s.login_raw(ADMIN_EMAIL, "wrong-Password1").await, 401, 7);
+    assert!(m.contains("wrong"), "{m}");
+    oz_err(&s.login_raw("nobody@vigil.test", "wrong-Password1").await, 401, 7);
+    let r = s
+        .http
+        .post(s.url("/api/authorize/auth"))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    oz_err(&read(r).await, 400, 3);
+
+    oz_err(&s.get_anon("/api/folders/").await, 401, 6);
+    oz_err(&s.get(&with_token(&"ab".repeat(64)), "/api/folders/").await, 401, 7);
+    // Both path spellings work.
+    assert_eq!(s.get(&a, "/api/folders").await.0, StatusCode::OK);
+    assert_eq!(s.get(&a, "/api/folders/").await.0, StatusCode::OK);
+    assert_eq!(
+        s.post(&a, "/api/authorize/auth/", json!({"credentials": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+both_dbs!(login_and_token_errors_t, login_and_token_errors);
+
+async fn expiry_and_sliding(db: Db) {
+    let s = Server::builder(db).set("session_ttl", "2").start().await;
+    let a = s.admin().await;
+    // Each call slides the 2 s expiry, so 3.2 s of steady use stays logged in.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(s.get(&a, "/api/users/").await.0, StatusCode::OK);
+    }
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    oz_err(&s.get(&a, "/api/users/").await, 401, 8);
+}
+both_dbs!(expiry_and_sliding_t, expiry_and_sliding);
+
+async fn refresh_rotation(db: Db) {
+    let s = Server::start(db).await;
+    let a = s.admin().await;
+    let (st, n) = s.post(&a, "/api/authorize/refresh/", json!({"expire_token": a.body["expire_token"]})).await;
+    assert_eq!(st, StatusCode::OK, "{n}");
+    let new = with_token(n["access_token"].as_str().unwrap());
+    assert_ne!(new.token, a.token);
+    assert_ne!(n["expire_token"], a.body["expire_token"]);
+    // The old pair lives until the new one is used.
+    assert_eq!(s.get(&a, "/api/users/").await.0, StatusCode::OK);
+    assert_eq!(s.get(&new, "/api/users/").await.0, StatusCode::OK);
+    oz_err(&s.get(&a, "/api/users/").await, 401, 7);
+    assert_eq!(s.get(&new, "/api/users/").await.0, StatusCode::OK);
+
+    let m = oz_err(&s.post(&new, "/api/authorize/refresh", json!({})).await, 400, 3);
+    assert!(m.contains("Could not locate field for key_path expire_token"), "{m}");
+    let m = oz_err(&s.post(&new, "/api/authorize/refresh", json!({"expire_token": "nope"})).await, 401, 7);
+    assert_eq!(m, "Session not found");
+    let c = s.company(&new, "C1").await;
+    let u = s.user(&new, "u@c1.test", "CLIENT", Some(&c)).await;
+    let m = oz_err(&s.post(&u, "/api/authorize/refresh", json!({"expire_token": n["expire_token"]})).await, 403, 9);
+    assert_eq!(m, "You have not access to refresh this session");
+}
+both_dbs!(refresh_rotation_t, refresh_rotation);
+
+async fn service_account_long_ttl(db: Db) {
+    let s = Server::start(db).await;
+    let a = s.admin().await;
+    let c = s.company(&a, "C1").await;
+    let svc = s.user(&a, "svc@c1.test", "CLIENT_SERVICE", Some(&c)).await;
+    assert_eq!(svc.body["user"]["is_service"], true);
+    assert_eq!(svc.body["user"]["user_type"], "CLIENT");
+    let left = svc.body["expire_date"].as_f64().unwrap() - now();
+    assert!(left > 4.9 * 365.0 * 86400.0 && left < 5.1 * 365.0 * 86400.0, "service TTL {left}");
+}
+both_dbs!(service_account_long_ttl_t, service_account_long_ttl);
+
+async fn blocked_user(db: Db) {
+    let s = Server::start(db).await;
+    let a = s.admin().await;
+    let c = s.company(&a, "C1").await;
+    let u = s.user(&a, "u@c1.test", "CLIENT", Some(&c)).await;
+    assert_eq!(s.get(&u, "/api/folders/").await.0, StatusCode::OK);
+    let (st, body) = s.patch(&a, &format!("/api/users/{}/", u.user_id()), json!({"is_active": false})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["is_active"], false);
+    oz_err(&s.get(&u, "/api/folders/").await, 401, 1401);
+    oz_err(&s.login_raw("u@c1.test", "Passw0rd-x").await, 401, 1401);
+    s.patch(&a, &format!("/api/users/{}", u.user_id()), json!({"is_active": true})).await;
+    s.login("u@c1.test", "Passw0rd-x").await;
+}
+both_dbs!(blocked_user_t, blocked_user);
+
+async fn password_policy(db: Db) {
+    let s = Server::start(db).await;
+    let a = s.admin().await;
+    let c = s.company(&a, "C1").await;
+    let mk = |pw: &str, email: &str| json!({"email": email, "password": pw, "user_type": "CLIENT", "company_id": c});
+    let m = oz_err(&s.post(&a, "/api/users", mk("Sh0rt", "p1@c1.test")).await, 400, 4);
+    assert!(m.contains("at least 8"), "{m}");
+    let m = oz_err(&s.post(&a, "/api/users", mk("alllowercase1", "p1@c1.test")).await, 400, 4);
+    assert!(m.contains("upper-case"), "{m}");
+
+    let u = s.user(&a, "u@c1.test", "CLIENT", Some(&c)).await;
+    let path = format!("/api/users/{}/change-password/", u.user_id());
+    oz_err(&s.post(&u, &path, json!({"new_password": "NewPassw0rd"})).await, 400, 3);
+    oz_err(&s.post(&u, &path, json!({"old_password": "bad", "new_password": "NewPassw0rd"})).await, 400, 4);
+    let m =
+        oz_err(&s.post(&u, &path, json!({"old_password": "Passw0rd-x", "new_password": "NoDigitsHere"})).await, 400, 4);
+    assert!(m.contains("digit"), "{m}");
+    assert_eq!(
+        s.post(&u, &path, json!({"old_password": "Passw0rd-x", "new_password": "NewPassw0rd"})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    oz_err(&s.login_raw("u@c1.test", "Passw0rd-x").await, 401, 7);
+    let u = s.login("u@c1.test", "NewPassw0rd").await;
+
+    // A CLIENT ADMIN resets a colleague's password (5.2.0 fix); the colleague's sessions end.
+    let ca = s.user(&a, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
+    assert_eq!(s.post(&ca, &path, json!({"new_password": "Reset-Passw0rd"})).await.0, StatusCode::NO_CONTENT);
+    oz_err(&s.get(&u, "/api/folders").await, 401, 7);
+    s.login("u@c1.test", "Reset-Passw0rd").await;
+    // …but not an ADMIN's, nor anyone's in another company.
+    let admin_id = a.user_id();
+    oz_err(
+        &s.post(&ca, &format!("/api/users/{admin_id}/change-password"), json!({"new_password": "Hijack-Passw0rd"}))
+            .await,
+        404,
+        10,
+    );
+    let c2 = s.company(&a, "C2").await;
+    let o = s.user(&a, "u@c2.test", "CLIENT", Some(&c2)).await;
+    oz_err(
+        &s.post(
+            &ca,
+            &format!("/api/users/{}/change-password", o.user_id()),
+            json!({"new_password": "Hijack-Passw0rd"}),
+        )
+        .await,
+        404,
+        10,
+    );
+
+    // A configured policy is enforced with its own rule named.
+    let s2 = Server::builder(db).set("password_policy", "min_length=12,special").start().await;
+    // The bootstrap admin's password ("Admin-Pass-1") satisfies this policy, so start-up succeeds.
+    let a2 = s2.admin().await;
+    let m = oz_err(
+        &s2.post(&a2, "/api/users", json!({"email": "x@y.test", "password": "abcdefghijkl", "user_type": "ADMIN"}))
+            .await,
+        400,
+        4,
+    );
+    assert!(m.contains("special"), "{m}");
+}
+both_dbs!(password_policy_t, password_policy);

@@ -1,0 +1,262 @@
+//! Multipart edge cases: each bad request gets a clear Oz error and leaves no blob and no row.
+
+use crate::{oz_err, photo_payload};
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigil_tests::*;
+
+fn zip_bytes() -> Vec<u8> {
+    // An empty ZIP end-of-central-directory record is a valid archive for sniffing.
+    let mut v = b"PK\x05\x06".to_vec();
+    v.resize(22, 0);
+    v
+}
+
+async fn folder_total(s: &Server, a: &Session) -> i64 {
+    s.get(a, "/api/folders/").await.1["total"].as_i64().expect("total")
+}
+
+async fn edge_cases(db: Db) {
+    let s = Server::builder(db)
+        .set("max_file_size", "200K")
+        .set("max_files", "3")
+        .set("max_request_size", "400K")
+        .start()
+        .await;
+    let a = s.admin().await;
+    let photo = || file("photo1", "p.jpg", jpeg(160, 120));
+    let tags = Some(photo_payload("photo1"));
+
+    // The good cases first: an empty folder, every accepted kind with its media_type.
+    let (st, f) = s.upload(&a, "/api/folders", vec![], Some(json!({}))).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    assert_eq!(f["resolution_status"], "INITIAL");
+    let webp = {
+        let img = image::RgbImage::from_fn(40, 30, |x, _| image::Rgb([x as u8, 0, 0]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::WebP).unwrap();
+        out.into_inner()
+    };
+    let mut mov = mp4_bytes(64);
+    mov[8..12].copy_from_slice(b"qt  ");
+    let kinds = vec![
+        (file("a", "a.jpg", jpeg(40, 30)), "IMAGE_FOLDER", "image/jpeg"),
+        (file("b", "b.png", png(40, 30)), "IMAGE_FOLDER", "image/png"),
+        (file("c", "c.webp", webp), "IMAGE_FOLDER", "image/webp"),
+    ];
+    let more = vec![
+        (file("d", "d.mp4", mp4_bytes(4096)), "VIDEO_FOLDER", "video/mp4"),
+        (file("e", "e.mov", mov), "VIDEO_FOLDER", "video/quicktime"),
+        (file("f", "f.webm", [&[0x1A, 0x45, 0xDF, 0xA3][..], &[0u8; 60][..]].concat()), "VIDEO_FOLDER", "video/webm"),
+    ];
+    let sets = vec![
+        (file("g", "g.zip", zip_bytes()), "SHOTS_SET", "application/zip"),
+        (
+            file("h", "h.tar.gz", vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            "SHOTS_SET",
+            "application/gzip",
+        ),
+    ];
+    for batch in [kinds, more, sets] {
+        let fields: Vec<String> = batch.iter().map(|(f, _, _)| f.field.clone()).collect();
+        let expect: Vec<(&str, &str)> = batch.iter().map(|(_, t, c)| (*t, *c)).collect();
+        let tags: serde_json::Map<String, serde_json::Value> =
+            fields.iter().map(|f| (f.clone(), json!(["video_selfie", "video_selfie_blank"]))).collect();
+        let (st, f) = s
+            .upload(
+                &a,
+                "/api/folders",
+                batch.into_iter().map(|(f, _, _)| f).collect(),
+                Some(json!({"media:tags": tags})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{f}");
+        for (i, (t, c)) in expect.iter().enumerate() {
+            let m = &f["media"][i];
+            assert_eq!(m["media_type"], *t, "{m}");
+            assert_eq!(m["info"]["content_type"], *c, "{m}");
+            assert_eq!(m["thumb_url"].is_string(), *t == "IMAGE_FOLDER", "{m}");
+            assert_eq!(m["video_url"].is_string(), *t == "VIDEO_FOLDER", "{m}");
+        }
+    }
+
+    let blobs = s.blob_files().len();
+    let folders = folder_total(&s, &a).await;
+    let big = file("big", "big.mp4", mp4_bytes(300 * 1024));
+    let cases: Vec<(&str, Vec<FilePart>, Option<serde_json::Value>, u16, i64, &str)> = vec![
+        ("payload not JSON", vec![photo()], None, 400, 3, "not valid JSON"),
+        ("payload not an object", vec![photo()], None, 400, 3, "JSON object"),
+        ("files without payload", vec![photo()], None, 400, 3, "no 'payload'"),
+        (
+            "payload names a missing file",
+            vec![photo()],
+            Some(json!({"media:tags": {"photo1": ["photo_selfie"], "photo2": ["photo_selfie"]}})),
+            400,
+            4,
+            "'photo2', which was not sent",
+        ),
+        (
+            "zero-byte file",
+            vec![photo(), file("empty", "e.jpg", vec![])],
+            Some(json!({"media:tags": {"photo1": [], "empty": []}})),
+            400,
+            4,
+            "'empty' is empty",
+        ),
+        ("oversize file", vec![photo(), big], Some(json!({})), 413, 4, "larger than the limit"),
+        (
+            "too many files",
+            (0..4).map(|i| file(&format!("p{i}"), "p.jpg", jpeg(16, 16))).collect(),
+            Some(json!({})),
+            413,
+            4,
+            "too many files",
+        ),
+        (
+            "request too large",
+            (0..3).map(|i| file(&format!("v{i}"), "v.mp4", mp4_bytes(150 * 1024))).collect(),
+            Some(json!({})),
+            413,
+            4,
+            "request is larger",
+        ),
+        (
+            "unknown tag",
+            vec![photo()],
+            Some(json!({"media:tags": {"photo1": ["photo_selfie", "selfie_photo"]}})),
+            400,
+            4,
+            "selfie_photo",
+        ),
+        (
+            "tags not a list",
+            vec![photo()],
+            Some(json!({"media:tags": {"photo1": "photo_selfie"}})),
+            400,
+            4,
+            "list of strings",
+        ),
+        (
+            "RAR archive",
+            vec![photo(), file("r", "r.rar", b"Rar!\x1a\x07\x01\x00rest-of-archive".to_vec())],
+            Some(json!({})),
+            400,
+            4,
+            "RAR",
+        ),
+        (
+            "text file",
+            vec![file("t", "t.txt", b"just some words here".to_vec())],
+            Some(json!({})),
+            400,
+            4,
+            "unsupported format",
+        ),
+        (
+            "corrupt JPEG",
+            vec![photo(), file("bad", "bad.jpg", [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 500][..]].concat())],
+            Some(json!({})),
+            400,
+            4,
+            "not a readable image",
+        ),
+        ("duplicate field", vec![photo(), photo()], tags.clone(), 400, 3, "appears twice"),
+    ];
+    for (what, files, payload, status, code, needle) in cases {
+        let r = if what == "payload not JSON" || what == "payload not an object" || what == "files without payload" {
+            let mut form = reqwest::multipart::Form::new();
+            for f in files {
+                form = form.part(f.field, reqwest::multipart::Part::bytes(f.bytes).file_name(f.name));
+            }
+            if what == "payload not JSON" {
+                form = form.text("payload", "{\"media:tags\": ");
+            } else if what == "payload not an object" {
+                form = form.text("payload", "[1, 2]");
+            }
+            read(
+                s.http
+                    .post(s.url("/api/folders"))
+                    .header("X-Forensic-Access-Token", &a.token)
+                    .multipart(form)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        } else {
+            s.upload(&a, "/api/folders", files, payload).await
+        };
+        let m = oz_err(&r, status, code);
+        assert!(m.contains(needle), "{what}: {m}");
+    }
+    // Wrong content types.
+    let r = s
+        .http
+        .post(s.url("/api/folders"))
+        .header("X-Forensic-Access-Token", &a.token)
+        .json(&json!({"a": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(oz_err(&read(r).await, 400, 3).contains("multipart/form-data"));
+    let r = s
+        .http
+        .post(s.url("/api/users"))
+        .header("X-Forensic-Access-Token", &a.token)
+        .body("email=x")
+        .send()
+        .await
+        .unwrap();
+    oz_err(&read(r).await, 400, 3);
+    let r = s
+        .http
+        .post(s.url("/api/users"))
+        .header("X-Forensic-Access-Token", &a.token)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    oz_err(&read(r).await, 400, 3);
+
+    // A truncated body: the connection ends mid-file.
+    let host = s.base.trim_start_matches("http://").to_string();
+    let mut sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let body_start = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"payload\"\r\n\r\n{}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"photo1\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",
+        photo_payload("photo1")
+    );
+    let mut body = body_start.into_bytes();
+    body.extend_from_slice(&mp4_bytes(64 * 1024));
+    let head = format!(
+        "POST /api/folders HTTP/1.1\r\nHost: {host}\r\nX-Forensic-Access-Token: {}\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        a.token,
+        body.len() + 100_000
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&body).await.unwrap();
+    sock.shutdown().await.unwrap();
+    let mut resp = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut resp)).await;
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 400"), "truncated upload answered: {resp}");
+
+    // Ids that are not UUIDs.
+    for p in ["/api/folders/123", "/api/media/abc", "/api/users/x/meta_data", "/api/companies/%20"] {
+        oz_err(&s.get(&a, p).await, 400, 4);
+    }
+    // Nothing half-written remains: no extra blobs (clean-up of a dropped request is
+    // asynchronous, so allow it a moment), no extra folders.
+    let mut left = s.blob_files().len();
+    for _ in 0..50 {
+        if left == blobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = s.blob_files().len();
+    }
+    assert_eq!(left, blobs, "orphan blobs: {:?}", s.blob_files());
+    assert_eq!(folder_total(&s, &a).await, folders);
+}
+both_dbs!(edge_cases_t, edge_cases);
