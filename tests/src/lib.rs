@@ -7,6 +7,9 @@
 //!   server. A watcher process stops the cluster when the test process exits.
 //! - S3: an in-process `s3s-fs` server with real SigV4 authentication.
 
+// Test support: failing loudly on a broken fixture is the point.
+#![allow(clippy::unwrap_used)]
+
 pub mod pg;
 pub mod s3;
 
@@ -98,10 +101,10 @@ impl ServerBuilder {
         let http = reqwest::Client::new();
         // Ready when the health check answers.
         for _ in 0..200 {
-            if let Ok(r) = http.get(format!("{base}/api/healthcheck")).send().await {
-                if r.status().is_success() {
-                    break;
-                }
+            if let Ok(r) = http.get(format!("{base}/api/healthcheck")).send().await
+                && r.status().is_success()
+            {
+                break;
             }
             if task.is_finished() {
                 panic!("server stopped during start-up: {:?}", task.await);

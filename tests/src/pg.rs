@@ -95,13 +95,15 @@ fn start_cluster() -> String {
         runas = if is_root() { "runuser -u postgres -- " } else { "" },
         pg_ctl = bin.join("pg_ctl").display(),
     );
-    Command::new("setsid")
-        .args(["sh", "-c", &stop])
+    // `setsid -f` detaches the watcher and returns at once, so there is nothing left to reap.
+    let status = Command::new("setsid")
+        .args(["-f", "sh", "-c", &stop])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .status()
         .expect("spawn pg watcher");
+    assert!(status.success(), "pg watcher did not start");
     format!("postgres://postgres@127.0.0.1:{port}")
 }
 

@@ -68,10 +68,10 @@ impl App {
                 // Analyses arrive with the analyses issue; until then a folder has none.
                 f.analyses = Some(Vec::new());
             }
-            if embed.user {
-                if let Some(u) = f.user_id {
-                    f.user = users::get(&mut self.store(), u).await.infra()?;
-                }
+            if embed.user
+                && let Some(u) = f.user_id
+            {
+                f.user = users::get(&mut self.store(), u).await.infra()?;
             }
             if embed.company {
                 f.company = companies::get(&mut self.store(), f.company_id).await.infra()?;
@@ -112,10 +112,8 @@ impl App {
                 f.operator_comment = patch.operator_comment;
             }
         }
-        if patch.meta_data.is_some() || patch.user_id.is_some() {
-            if !p.can_write_folder(f.owned()) {
-                return Err(Error::forbidden());
-            }
+        if (patch.meta_data.is_some() || patch.user_id.is_some()) && !p.can_write_folder(f.owned()) {
+            return Err(Error::forbidden());
         }
         if let Some(m) = patch.meta_data {
             if !m.is_object() {

@@ -16,10 +16,10 @@ use vigil_domain::{Code, Error, Principal, Result};
 use vigil_store::{folders, media};
 
 /// Where the upload goes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     NewFolder,
-    Existing(Folder),
+    Existing,
 }
 
 struct Staged {
@@ -101,8 +101,7 @@ impl App {
         if f.pi_deleted {
             return Err(Error::value("personal data of this folder was deleted; no media can be added"));
         }
-        let company = f.company_id;
-        Ok(self.upload(p, Target::Existing(f), folder_id, company))
+        Ok(self.upload(p, Target::Existing, folder_id, f.company_id))
     }
 
     fn upload(&self, p: &Principal, target: Target, folder_id: Uuid, company_id: Uuid) -> Upload {
@@ -311,7 +310,7 @@ impl Upload {
         let payload = self.payload.take().unwrap_or_default();
         let app = self.app.clone();
         let mut tx = app.store().begin().await.infra()?;
-        let folder = match &self.target {
+        let folder = match self.target {
             Target::NewFolder => {
                 let mut tech = Map::new();
                 if let Some(a) = payload.additional_info {
@@ -338,13 +337,13 @@ impl Upload {
                 folders::insert(&mut tx, &f, now).await.infra()?;
                 Some(f)
             }
-            Target::Existing(f) => {
+            Target::Existing => {
                 let limit = app.cfg().limits.max_media_per_folder as i64;
-                let have = media::count_in_folder(&mut tx, f.folder_id).await.infra()?;
+                let have = media::count_in_folder(&mut tx, self.folder_id).await.infra()?;
                 if have + items.len() as i64 > limit {
                     return Err(Error::new(Code::TooLarge, format!("a folder holds at most {limit} media")));
                 }
-                folders::touch(&mut tx, f.folder_id, now).await.infra()?;
+                folders::touch(&mut tx, self.folder_id, now).await.infra()?;
                 None
             }
         };

@@ -159,10 +159,10 @@ impl App {
                 }
             }
         };
-        if let Some(p) = p {
-            if !p.can_manage_user(company_id, role) {
-                return Err(Error::forbidden());
-            }
+        if let Some(p) = p
+            && !p.can_manage_user(company_id, role)
+        {
+            return Err(Error::forbidden());
         }
         let email = check_email(&n.email)?;
         self.cfg().password_policy.check(&n.password)?;

@@ -174,10 +174,10 @@ macro_rules! bound {
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
-            return StoreError::Conflict(d.message().to_string());
-        }
+    if let sqlx::Error::Database(d) = &e
+        && d.is_unique_violation()
+    {
+        return StoreError::Conflict(d.message().to_string());
     }
     StoreError::Db(e)
 }

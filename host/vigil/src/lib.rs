@@ -32,21 +32,52 @@ pub async fn open_app(s: &Settings, public_url: String) -> Result<App> {
     Ok(App::new(store, blob, core))
 }
 
-/// On a fresh install with `admin_email` + `admin_password` set, creates that ADMIN.
-pub async fn bootstrap_admin(app: &App, s: &Settings) -> Result<Option<String>> {
-    let (Some(email), Some(password)) = (&s.admin_email, &s.admin_password) else { return Ok(None) };
-    if app.user_count().await.map_err(|e| anyhow::anyhow!("{e}"))? > 0 {
+/// The first ADMIN of a fresh install. With `admin_email` + `admin_password` configured, that
+/// account; otherwise `admin@vigil.local` with a random password written to
+/// `<data_dir>/initial-admin-password` (mode 0600) so the operator can log in once and change it.
+pub async fn bootstrap_admin(app: &App, s: &Settings) -> Result<Option<Bootstrap>> {
+    if app.user_count().await.map_err(|e| anyhow::anyhow!("{}", e.message))? > 0 {
         return Ok(None);
     }
+    let (email, password, file) = match (&s.admin_email, &s.admin_password) {
+        (Some(e), Some(p)) => (e.clone(), p.clone(), None),
+        _ => {
+            let mut raw = [0u8; 12];
+            getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("random password: {e}"))?;
+            // Hex plus a fixed tail meets any reasonable policy (upper, lower, digit, special).
+            let password = format!("{}-Vg1", hex::encode(raw));
+            std::fs::create_dir_all(&s.data_dir)?;
+            let path = s.data_dir.join("initial-admin-password");
+            write_secret(&path, &password)?;
+            ("admin@vigil.local".to_string(), password, Some(path))
+        }
+    };
     let n = NewUser {
         email: email.clone(),
-        password: password.clone(),
+        password,
         first_name: Some("Admin".into()),
         user_type: "ADMIN".into(),
         ..Default::default()
     };
     app.create_user(None, n).await.map_err(|e| anyhow::anyhow!("creating the first ADMIN {email}: {}", e.message))?;
-    Ok(Some(email.clone()))
+    Ok(Some(Bootstrap { email, password_file: file }))
+}
+
+/// What [`bootstrap_admin`] created.
+pub struct Bootstrap {
+    pub email: String,
+    pub password_file: Option<std::path::PathBuf>,
+}
+
+fn write_secret(path: &std::path::Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).with_context(|| format!("writing {}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
 }
 
 /// Serves on `listener` until `shutdown` completes.
@@ -58,8 +89,13 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let public = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let app = open_app(s, public.trim_end_matches('/').to_string()).await?;
-    if let Some(email) = bootstrap_admin(&app, s).await? {
-        tracing::info!(%email, "created the first ADMIN user");
+    if let Some(b) = bootstrap_admin(&app, s).await? {
+        match &b.password_file {
+            Some(f) => {
+                tracing::warn!(email = %b.email, password_file = %f.display(), "created the first ADMIN user with a random password")
+            }
+            None => tracing::info!(email = %b.email, "created the first ADMIN user"),
+        }
     }
     tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;

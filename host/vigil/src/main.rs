@@ -184,10 +184,11 @@ async fn main() -> Result<()> {
             eprintln!("Vigil is listening on {url}  (docs: {url}/docs, health: {url}/api/healthcheck)");
             match &s.admin_email {
                 Some(e) => eprintln!(
-                    "Log in: POST {url}/api/authorize/auth with {{\"credentials\":{{\"email\":\"{e}\",\"password\":\"…\"}}}}"
+                    "Log in as {e}: POST {url}/api/authorize/auth {{\"credentials\":{{\"email\":\"{e}\",\"password\":\"…\"}}}}"
                 ),
                 None => eprintln!(
-                    "No VIGIL_ADMIN_EMAIL set: create a user with `vigil user create --email … --password-stdin`"
+                    "Log in: on a fresh install the ADMIN is admin@vigil.local, password in {}",
+                    s.data_dir.join("initial-admin-password").display()
                 ),
             }
             vigil::serve(&s, listener, shutdown_signal()).await

@@ -1,5 +1,7 @@
 //! Black-box API tests: every test runs on SQLite and on PostgreSQL against a real server.
 
+#![allow(clippy::unwrap_used)]
+
 mod auth;
 mod companies;
 mod folders;

@@ -84,7 +84,9 @@ async fn edge_cases(db: Db) {
     let blobs = s.blob_files().len();
     let folders = folder_total(&s, &a).await;
     let big = file("big", "big.mp4", mp4_bytes(300 * 1024));
-    let cases: Vec<(&str, Vec<FilePart>, Option<serde_json::Value>, u16, i64, &str)> = vec![
+    // (what, files, payload, HTTP status, Oz code, message fragment)
+    type Case<'a> = (&'a str, Vec<FilePart>, Option<serde_json::Value>, u16, i64, &'a str);
+    let cases: Vec<Case> = vec![
         ("payload not JSON", vec![photo()], None, 400, 3, "not valid JSON"),
         ("payload not an object", vec![photo()], None, 400, 3, "JSON object"),
         ("files without payload", vec![photo()], None, 400, 3, "no 'payload'"),

@@ -30,7 +30,7 @@ macro_rules! meta_routes {
             }
 
             #[utoipa::path(get, path = $path, tag = $tag, params(("id" = String, Path)),
-                                responses((status = 200, body = Object), (status = 404)))]
+                                        responses((status = 200, body = Object), (status = 404)))]
             async fn get(
                 State(app): State<App>,
                 Auth(p): Auth,
@@ -41,7 +41,7 @@ macro_rules! meta_routes {
 
             /// Replace the metadata with the body (a JSON object).
             #[utoipa::path(post, path = $path, tag = $tag, params(("id" = String, Path)), request_body = Object,
-                                responses((status = 200, body = Object), (status = 400), (status = 403)))]
+                                        responses((status = 200, body = Object), (status = 400), (status = 403)))]
             async fn replace(
                 State(app): State<App>,
                 Auth(p): Auth,
@@ -53,7 +53,7 @@ macro_rules! meta_routes {
 
             /// Merge the body's top-level keys into the metadata.
             #[utoipa::path(patch, path = $path, tag = $tag, params(("id" = String, Path)), request_body = Object,
-                                responses((status = 200, body = Object), (status = 400), (status = 403)))]
+                                        responses((status = 200, body = Object), (status = 400), (status = 403)))]
             async fn merge(
                 State(app): State<App>,
                 Auth(p): Auth,
@@ -65,7 +65,7 @@ macro_rules! meta_routes {
 
             /// Empty the metadata.
             #[utoipa::path(delete, path = $path, tag = $tag, params(("id" = String, Path)),
-                                responses((status = 204), (status = 403)))]
+                                        responses((status = 204), (status = 403)))]
             async fn clear(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
                 run(&app, &p, $owner, &id, MetaOp::Clear).await.map(|_| StatusCode::NO_CONTENT)
             }

@@ -1,0 +1,43 @@
+# Vigil — build, run and test. One cargo profile (dev) serves run, test and CI so nothing builds
+# twice; the target dir lives outside the checkout so fresh clones on this machine reuse it.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/vigil/target
+export CARGO_TERM_COLOR ?= never
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/debug/vigil
+
+.PHONY: help setup build run test lint unit openapi release clean
+
+help:
+	@echo "make run      build and start the server on SQLite + local files (./data)"
+	@echo "make test     the whole suite: format, lints, spec drift, unit and black-box tests"
+	@echo "make build    everything 'make run' needs, without starting it"
+	@echo "make openapi  regenerate docs/openapi.json from the code"
+	@echo "make release  optimised binary (target/release/vigil under CARGO_TARGET_DIR)"
+
+setup:
+	@.ci/setup
+
+build: setup
+	$(CARGO) build --workspace --locked
+
+run: build
+	$(BIN) serve
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --locked
+
+test: setup lint unit
+
+openapi:
+	$(CARGO) run -q --locked -p vigil -- openapi > docs/openapi.json
+
+release: setup
+	$(CARGO) build --release --locked -p vigil
+
+clean:
+	$(CARGO) clean
