@@ -66,11 +66,20 @@ pub fn router(app: App) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
-            axum::http::HeaderName::from_static("x-forensic-access-token"),
-            axum::http::header::AUTHORIZATION,
-        ]))
+        // Outermost first: id → sensitive headers hidden → trace span carrying the id.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
+                .layer(tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer::new([
+                    axum::http::HeaderName::from_static("x-forensic-access-token"),
+                    axum::http::header::AUTHORIZATION,
+                ]))
+                .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                }))
+                .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id()),
+        )
         .with_state(app)
 }
 

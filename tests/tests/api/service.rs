@@ -20,6 +20,11 @@ async fn service_endpoints(db: Db) {
     assert!(r.text().await.unwrap().contains("swagger"), "interactive docs are served");
     let r = s.http.get(s.url("/docs/swagger-ui.css")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "docs assets are vendored, not fetched from a CDN");
+    // Every response carries a request id; a client's own id is kept.
+    let r = s.http.get(s.url("/api/healthcheck")).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 36);
+    let r = s.http.get(s.url("/api/healthcheck")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
     let a = s.admin().await;
     oz_err(&s.get(&a, "/api/nothing-here").await, 404, 10);
     oz_err(&s.delete(&a, "/api/config").await, 405, 1);
