@@ -156,12 +156,6 @@ impl Blob {
         debug_assert!(prefix.ends_with('/'));
         Ok(self.op.delete_with(prefix).recursive(true).await?)
     }
-
-    /// Every key under `prefix` (used by tests and by orphan checks).
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let entries = self.op.list_with(prefix).recursive(true).await?;
-        Ok(entries.into_iter().filter(|e| !e.path().ends_with('/')).map(|e| e.path().to_string()).collect())
-    }
 }
 
 /// A write in progress. Dropped without `close`, it is aborted so no partial object remains.

@@ -148,3 +148,10 @@ impl App {
         self.new_session(user, Some(target.session_id)).await
     }
 }
+
+impl App {
+    /// Deletes sessions whose refresh token has expired; returns how many.
+    pub async fn purge_sessions(&self) -> Result<u64> {
+        sessions::purge_expired(&mut self.store(), now_micros()).await.infra()
+    }
+}

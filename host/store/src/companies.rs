@@ -49,9 +49,13 @@ pub async fn list(
     let total = if paging.total_omit {
         None
     } else {
-        let mut c = Sql { text: format!("SELECT COUNT(*) AS n FROM companies{}", w.text), params: w.params.clone() };
-        c.text.push_str("");
-        Some(ex.fetch_count(c).await?)
+        Some(
+            ex.fetch_count(Sql {
+                text: format!("SELECT COUNT(*) AS n FROM companies{}", w.text),
+                params: w.params.clone(),
+            })
+            .await?,
+        )
     };
     let mut q = Sql {
         text: format!("SELECT {COLS} FROM companies{} ORDER BY time_created, name LIMIT ", w.text),

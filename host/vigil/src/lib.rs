@@ -98,7 +98,22 @@ pub async fn serve(
         }
     }
     tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
+    let purger = tokio::spawn(purge_sessions(app.clone()));
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;
+    purger.abort();
     app.store().close().await;
     Ok(result?)
+}
+
+/// Expired sessions are removed hourly so the table does not grow without bound.
+async fn purge_sessions(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match app.purge_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e.message, "session purge failed"),
+        }
+    }
 }

@@ -170,3 +170,41 @@ async fn password_policy(db: Db) {
     assert!(m.contains("special"), "{m}");
 }
 both_dbs!(password_policy_t, password_policy);
+
+/// Sessions past their refresh expiry are purged; live ones stay.
+async fn session_purge(db: Db) {
+    use vigil_store::sessions::{self, Session};
+    use vigil_store::{Exec, Sql, Store};
+    let tmp = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", tmp.path().join("p.db").display()),
+        Db::Postgres => vigil_tests::pg::fresh_database().await,
+    };
+    let mut store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = uuid::Uuid::new_v4();
+    let mut q = Sql::new(
+        "INSERT INTO users (user_id, email, password_hash, user_type, company_id, time_created, time_updated) VALUES (",
+    );
+    q.bind(user).push(", 'p@x.test', 'x', 'ADMIN', ").bind(vigil_store::SYSTEM_COMPANY_ID).push(", 0, 0)");
+    store.execute(q).await.unwrap();
+    let now = 1_000_000_000_000_000;
+    for (i, refresh_expires) in [(0, now - 1), (1, now + 1_000_000)] {
+        let s = Session {
+            session_id: uuid::Uuid::new_v4(),
+            user_id: user,
+            access_hash: format!("a{i}"),
+            refresh_hash: format!("r{i}"),
+            access_expires: now - 1,
+            refresh_expires,
+            ttl_secs: 900,
+            predecessor_id: None,
+        };
+        sessions::insert(&mut store, &s, now).await.unwrap();
+    }
+    assert_eq!(sessions::purge_expired(&mut store, now).await.unwrap(), 1);
+    assert!(sessions::by_refresh_hash(&mut store, "r0").await.unwrap().is_none());
+    assert!(sessions::by_refresh_hash(&mut store, "r1").await.unwrap().is_some());
+    store.close().await;
+}
+both_dbs!(session_purge_t, session_purge);
