@@ -5,8 +5,14 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/vigil/target
 export CARGO_TERM_COLOR ?= never
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/vigil
+# Wasm components (plugins/, examples/) build for wasm32-wasip2 into their own target dir.
+PLUGIN_TARGET := $(CARGO_TARGET_DIR)/plugins
+export VIGIL_PLUGINS_DIR ?= $(PLUGIN_TARGET)/wasm32-wasip2/release
+# Each plugin is built on its own: a joint build would unify the SDK's per-world features and
+# every component would import all worlds.
+PLUGIN_CRATES := hostile answer ab-pick bigmem sneaky
 
-.PHONY: help setup build run test lint unit openapi release clean
+.PHONY: help setup build plugins run test lint unit openapi release clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -18,8 +24,12 @@ help:
 setup:
 	@.ci/setup
 
-build: setup
+build: setup plugins
 	$(CARGO) build --workspace --locked
+
+plugins: setup
+	cd plugins && for p in $(PLUGIN_CRATES); do \
+		CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2 -p $$p || exit 1; done
 
 run: build
 	$(BIN) serve
@@ -34,7 +44,7 @@ unit:
 	set -o pipefail; $(CARGO) test --workspace --all-targets --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "vigil: %d passed, %d failed\n", p, f; exit (f > 0) }' $(CARGO_TARGET_DIR)/vigil-test.log
 
-test: setup lint unit
+test: setup plugins lint unit
 
 openapi:
 	$(CARGO) run -q --locked -p vigil -- openapi > docs/openapi.json

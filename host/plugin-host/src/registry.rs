@@ -1,0 +1,49 @@
+//! Active plugin versions by (company, name). Swapping replaces an `Arc`: calls already running
+//! keep the version they started with, new calls get the new one.
+
+use crate::Plugin;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use uuid::Uuid;
+
+type Key = (Option<Uuid>, String);
+
+#[derive(Default)]
+pub struct Registry {
+    active: RwLock<HashMap<Key, Arc<Plugin>>>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// Makes `plugin` the active version of its (company, name); returns the one it replaced.
+    pub fn activate(&self, plugin: Arc<Plugin>) -> Option<Arc<Plugin>> {
+        let key = (plugin.company_id, plugin.name.clone());
+        self.active.write().map(|mut m| m.insert(key, plugin)).unwrap_or(None)
+    }
+
+    /// Removes the active version of (company, name) if it is `plugin_id`.
+    pub fn deactivate(&self, company_id: Option<Uuid>, name: &str, plugin_id: Uuid) -> bool {
+        let Ok(mut m) = self.active.write() else { return false };
+        let key = (company_id, name.to_string());
+        if m.get(&key).is_some_and(|p| p.id == plugin_id) {
+            m.remove(&key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The plugin `name` as `company` sees it: its own first, then a global built-in. Another
+    /// company's plugins are never visible.
+    pub fn resolve(&self, company: Uuid, name: &str) -> Option<Arc<Plugin>> {
+        let m = self.active.read().ok()?;
+        m.get(&(Some(company), name.to_string())).or_else(|| m.get(&(None, name.to_string()))).cloned()
+    }
+
+    pub fn active_id(&self, company_id: Option<Uuid>, name: &str) -> Option<Uuid> {
+        self.active.read().ok()?.get(&(company_id, name.to_string())).map(|p| p.id)
+    }
+}

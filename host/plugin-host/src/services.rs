@@ -1,0 +1,91 @@
+//! What the host offers plugins beyond their own sandbox: vision, named models, collection search.
+//! The server supplies an implementation; the default answers "not available" to everything.
+
+use crate::error::GuestError;
+use crate::host::CallContext;
+use image::RgbImage;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A detected face in pixel coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceBox {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    pub score: f32,
+    pub landmarks: Vec<(f32, f32)>,
+}
+
+fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
+    let msg = format!("{what} is not available on this server");
+    Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
+}
+
+/// Host capabilities behind the WIT `vision`, `inference` and `collections` interfaces. Every
+/// method gets the caller's company and must stay within it.
+pub trait Services: Send + Sync + 'static {
+    fn detect_faces<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+    ) -> BoxFuture<'a, Result<Vec<FaceBox>, GuestError>> {
+        unavailable("face detection")
+    }
+    fn spoofing_score<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _face: FaceBox,
+    ) -> BoxFuture<'a, Result<f32, GuestError>> {
+        unavailable("liveness")
+    }
+    /// Returns (model id, embedding).
+    fn embed<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _face: FaceBox,
+        _model: Option<String>,
+    ) -> BoxFuture<'a, Result<(String, Vec<f32>), GuestError>> {
+        unavailable("face embedding")
+    }
+    /// Returns (face ratio, blur, brightness).
+    fn quality<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _face: FaceBox,
+    ) -> BoxFuture<'a, Result<(f32, f32, f32), GuestError>> {
+        unavailable("image quality")
+    }
+    /// Returns (shape, data) per output tensor.
+    fn run_model<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        model: &'a str,
+        _img: Arc<RgbImage>,
+    ) -> BoxFuture<'a, Result<Vec<(Vec<u32>, Vec<f32>)>, GuestError>> {
+        unavailable(&format!("model '{model}'"))
+    }
+    /// Returns (person id, score) hits.
+    fn search<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _collection: &'a str,
+        _model: &'a str,
+        _query: Vec<f32>,
+        _limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<(String, f32)>, GuestError>> {
+        unavailable("collection search")
+    }
+}
+
+/// No vision, no models, no collections: every capability answers "not available".
+pub struct NoServices;
+
+impl Services for NoServices {}
