@@ -30,6 +30,7 @@ build: setup plugins
 plugins: setup
 	cd plugins && for p in $(PLUGIN_CRATES); do \
 		CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2 -p $$p || exit 1; done
+	cd examples/strict-liveness && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2
 
 run: build
 	$(BIN) serve

@@ -43,6 +43,7 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub blobs: Blobs,
     s3: Option<s3::S3Server>,
+    env: BTreeMap<String, String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _tmp: tempfile::TempDir,
@@ -88,31 +89,42 @@ impl ServerBuilder {
                 Some(s)
             }
         };
-        let settings = vigil::Settings::load(None, |k| env.get(k).cloned(), &Default::default()).expect("settings");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            vigil::serve(&settings, listener, async move {
-                let _ = rx.await;
-            })
-            .await
-        });
-        let http = reqwest::Client::new();
-        // Ready when the health check answers.
-        for _ in 0..200 {
-            if let Ok(r) = http.get(format!("{base}/api/healthcheck")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            if task.is_finished() {
-                panic!("server stopped during start-up: {:?}", task.await);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        Server { base, http, data_dir, blobs: self.blobs, s3, shutdown: Some(tx), task: Some(task), _tmp: tmp }
+        launch(env, tmp, s3, self.blobs).await
     }
+}
+
+/// Starts the server with this configuration; `restart` calls it again with the same one.
+async fn launch(
+    env: BTreeMap<String, String>,
+    tmp: tempfile::TempDir,
+    s3: Option<s3::S3Server>,
+    blobs: Blobs,
+) -> Server {
+    let data_dir = PathBuf::from(env.get("VIGIL_DATA_DIR").cloned().unwrap_or_default());
+    let settings = vigil::Settings::load(None, |k| env.get(k).cloned(), &Default::default()).expect("settings");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        vigil::serve(&settings, listener, async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    let http = reqwest::Client::new();
+    // Ready when the health check answers.
+    for _ in 0..400 {
+        if let Ok(r) = http.get(format!("{base}/api/healthcheck")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        if task.is_finished() {
+            panic!("server stopped during start-up: {:?}", task.await);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    Server { base, http, data_dir, blobs, s3, env, shutdown: Some(tx), task: Some(task), _tmp: tmp }
 }
 
 impl Server {
@@ -166,12 +178,27 @@ impl Server {
     }
 
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+    }
+
+    /// Stops the server and starts a new one on the same database, data dir and blob store.
+    pub async fn restart(mut self) -> Server {
+        self.halt().await;
+        let env = std::mem::take(&mut self.env);
+        let s3 = self.s3.take();
+        let blobs = self.blobs;
+        // Move the temp dir out without dropping (deleting) it.
+        let tmp = std::mem::replace(&mut self._tmp, tempfile::tempdir().expect("tempdir"));
+        launch(env, tmp, s3, blobs).await
     }
 }
 
@@ -342,4 +369,25 @@ macro_rules! both_dbs {
             }
         }
     };
+}
+
+/// A built component from `plugins/` or `examples/` (`make plugins` builds them).
+pub fn component(name: &str) -> Vec<u8> {
+    let dir = std::env::var("VIGIL_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| format!("{}/.cache/vigil/target", std::env::var("HOME").unwrap_or_default()));
+        PathBuf::from(target).join("plugins/wasm32-wasip2/release")
+    });
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; build the components with `make plugins`", path.display()))
+}
+
+impl Server {
+    /// Uploads a plugin component with its manifest.
+    pub async fn upload_plugin(&self, sess: &Session, wasm: Vec<u8>, manifest: Value) -> (StatusCode, Value) {
+        let form =
+            Form::new().part("file", Part::bytes(wasm).file_name("plugin.wasm")).text("manifest", manifest.to_string());
+        read(self.req(reqwest::Method::POST, Some(sess), "/api/plugins/").multipart(form).send().await.expect("send"))
+            .await
+    }
 }

@@ -78,6 +78,10 @@ impl App {
         if let Err(e) = self.blob().delete_prefix(&format!("{id}/")).await {
             tracing::error!(company_id = %id, error = %e, "company files not removed");
         }
+        // Its plugins went with the rows; unload them now rather than at the next sync.
+        if let Err(e) = self.sync_plugins().await {
+            tracing::warn!(error = %e.message, "plugin sync after company deletion failed");
+        }
         Ok(())
     }
 }

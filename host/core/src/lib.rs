@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod folders;
 pub mod media;
 pub mod meta;
+pub mod plugins;
 pub mod upload;
 pub mod users;
 
@@ -57,6 +58,8 @@ pub struct CoreConfig {
     pub use_permissions_for_static: bool,
     pub limits: Limits,
     pub timezone: String,
+    /// Concurrent plugin calls per company.
+    pub plugin_concurrency: usize,
 }
 
 impl Default for CoreConfig {
@@ -70,6 +73,7 @@ impl Default for CoreConfig {
             use_permissions_for_static: true,
             limits: Limits::default(),
             timezone: "UTC".into(),
+            plugin_concurrency: 8,
         }
     }
 }
@@ -84,11 +88,12 @@ struct Inner {
     store: Store,
     blob: Blob,
     cfg: CoreConfig,
+    plugins: Arc<plugins::PluginRuntime>,
 }
 
 impl App {
-    pub fn new(store: Store, blob: Blob, cfg: CoreConfig) -> App {
-        App { inner: Arc::new(Inner { store, blob, cfg }) }
+    pub fn new(store: Store, blob: Blob, cfg: CoreConfig, plugins: Arc<plugins::PluginRuntime>) -> App {
+        App { inner: Arc::new(Inner { store, blob, cfg, plugins }) }
     }
     pub fn store(&self) -> Store {
         self.inner.store.clone()

@@ -14,25 +14,36 @@ use vigil_store::{folders, media};
 
 const THUMB_SIDE: u32 = 256;
 
-/// Decodes an image (EXIF orientation applied, pixel count bounded) and makes a JPEG thumbnail
-/// that fits `THUMB_SIDE`×`THUMB_SIDE` with the aspect ratio kept. Returns the oriented size.
-pub fn make_thumbnail(bytes: &[u8], max_pixels: u64, field: &str) -> Result<(u32, u32, Bytes)> {
-    let bad = |e: &dyn std::fmt::Display| Error::value(format!("file '{field}' is not a readable image: {e}"));
+/// Decodes an image with EXIF orientation applied and the pixel count bounded (decompression
+/// bombs are refused before any pixel is allocated). `what` names the file in errors.
+fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<image::DynamicImage> {
+    use image::ImageDecoder;
+    let bad = |e: &dyn std::fmt::Display| Error::value(format!("{what} is not a readable image: {e}"));
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(&e))?;
     let (w, h) = reader.into_dimensions().map_err(|e| bad(&e))?;
     if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(Error::value(format!("image '{field}' is {w}×{h} pixels, more than the limit of {max_pixels}")));
+        return Err(Error::value(format!("{what} is {w}×{h} pixels, more than the limit of {max_pixels}")));
     }
     let mut decoder = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| bad(&e))?
         .into_decoder()
         .map_err(|e| bad(&e))?;
-    use image::ImageDecoder;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| bad(&e))?;
     img.apply_orientation(orientation);
-    // Shrink to fit, never enlarge.
+    Ok(img)
+}
+
+/// Decodes a stored photo into RGB (for plugins).
+pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<image::RgbImage> {
+    Ok(decode(bytes, max_pixels, "stored image")?.into_rgb8())
+}
+
+/// Makes a JPEG thumbnail that fits `THUMB_SIDE`×`THUMB_SIDE` with the aspect ratio kept, never
+/// enlarged. Returns the oriented size of the original.
+pub fn make_thumbnail(bytes: &[u8], max_pixels: u64, field: &str) -> Result<(u32, u32, Bytes)> {
+    let img = decode(bytes, max_pixels, &format!("file '{field}'"))?;
     let thumb = if img.width() > THUMB_SIDE || img.height() > THUMB_SIDE {
         img.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8()
     } else {

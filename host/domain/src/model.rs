@@ -132,3 +132,26 @@ pub struct TokenPair {
     pub expire_date: f64,
     pub user: User,
 }
+
+/// An installed plugin version (`/api/plugins`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PluginInfo {
+    pub plugin_id: Uuid,
+    /// The owning company; null for a global built-in.
+    pub company_id: Option<Uuid>,
+    /// analysis, document-check, report-template or ab-rule.
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    pub size: i64,
+    #[schema(value_type = Object)]
+    pub config: Value,
+    /// The SDK stamp (`world=…;wit=…;sdk=…`) when built with the Vigil SDK.
+    pub sdk: Option<String>,
+    /// The version new calls use.
+    pub active: bool,
+    pub time_created: f64,
+    pub time_updated: f64,
+}

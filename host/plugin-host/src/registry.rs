@@ -43,6 +43,16 @@ impl Registry {
         m.get(&(Some(company), name.to_string())).or_else(|| m.get(&(None, name.to_string()))).cloned()
     }
 
+    /// Every active (company, name, plugin id).
+    pub fn entries(&self) -> Vec<(Option<Uuid>, String, Uuid)> {
+        self.active.read().map(|m| m.iter().map(|((c, n), p)| (*c, n.clone(), p.id)).collect()).unwrap_or_default()
+    }
+
+    /// The active version with this id, if it is active anywhere.
+    pub fn by_id(&self, id: Uuid) -> Option<Arc<Plugin>> {
+        self.active.read().ok()?.values().find(|p| p.id == id).cloned()
+    }
+
     pub fn active_id(&self, company_id: Option<Uuid>, name: &str) -> Option<Uuid> {
         self.active.read().ok()?.get(&(company_id, name.to_string())).map(|p| p.id)
     }

@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// A model output: shape and row-major values.
+pub type Tensor = (Vec<u32>, Vec<f32>);
+
 /// A detected face in pixel coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceBox {
@@ -69,7 +72,7 @@ pub trait Services: Send + Sync + 'static {
         _ctx: &'a CallContext,
         model: &'a str,
         _img: Arc<RgbImage>,
-    ) -> BoxFuture<'a, Result<Vec<(Vec<u32>, Vec<f32>)>, GuestError>> {
+    ) -> BoxFuture<'a, Result<Vec<Tensor>, GuestError>> {
         unavailable(&format!("model '{model}'"))
     }
     /// Returns (person id, score) hits.

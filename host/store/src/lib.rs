@@ -10,6 +10,7 @@ mod exec;
 pub mod folders;
 pub mod media;
 pub mod meta;
+pub mod plugins;
 pub mod sessions;
 pub mod users;
 

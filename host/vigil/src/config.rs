@@ -33,6 +33,8 @@ pub const KEYS: &[&str] = &[
     "max_media_per_folder",
     "max_image_pixels",
     "log_format",
+    "plugin_concurrency",
+    "plugin_sync_secs",
     "timezone",
 ];
 
@@ -49,6 +51,8 @@ pub struct Settings {
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     pub log_json: bool,
+    /// How often each replica reloads the active plugin versions from the database.
+    pub plugin_sync_secs: u64,
     pub core: CoreConfig,
 }
 
@@ -154,6 +158,7 @@ impl Settings {
                 max_image_pixels: num("max_image_pixels", d.max_image_pixels)?,
             },
             timezone: get("timezone").unwrap_or(c.timezone),
+            plugin_concurrency: num("plugin_concurrency", c.plugin_concurrency as u64)?.max(1) as usize,
         };
         let log_json = match get("log_format").as_deref() {
             None | Some("text") => false,
@@ -175,6 +180,7 @@ impl Settings {
             admin_email: get("admin_email"),
             admin_password: get("admin_password"),
             log_json,
+            plugin_sync_secs: dur("plugin_sync_secs", 10)?,
             core,
         })
     }

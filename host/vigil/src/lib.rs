@@ -5,6 +5,7 @@ pub mod config;
 
 use anyhow::{Context, Result};
 use std::future::Future;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use vigil_blob::Blob;
 use vigil_core::App;
@@ -29,7 +30,10 @@ pub async fn open_app(s: &Settings, public_url: String) -> Result<App> {
     let blob = Blob::open(s.blob_url.as_deref(), &s.data_dir, s.s3.as_ref()).context("opening blob storage")?;
     let mut core = s.core.clone();
     core.public_url = public_url;
-    Ok(App::new(store, blob, core))
+    let host = vigil_plugin_host::PluginHost::new(Arc::new(vigil_plugin_host::NoServices), core.plugin_concurrency)
+        .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
+    let plugins = Arc::new(vigil_core::plugins::PluginRuntime { host, registry: vigil_plugin_host::Registry::new() });
+    Ok(App::new(store, blob, core, plugins))
 }
 
 /// The first ADMIN of a fresh install. With `admin_email` + `admin_password` configured, that
@@ -98,9 +102,13 @@ pub async fn serve(
         }
     }
     tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
+    let loaded = app.sync_plugins().await.map_err(|e| anyhow::anyhow!("loading plugins: {}", e.message))?;
+    tracing::info!(plugins = loaded, "active plugins loaded");
     let purger = tokio::spawn(purge_sessions(app.clone()));
+    let syncer = tokio::spawn(sync_plugins(app.clone(), s.plugin_sync_secs));
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;
     purger.abort();
+    syncer.abort();
     app.store().close().await;
     Ok(result?)
 }
@@ -114,6 +122,20 @@ async fn purge_sessions(app: App) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
             Err(e) => tracing::warn!(error = %e.message, "session purge failed"),
+        }
+    }
+}
+
+/// Other replicas may activate versions: follow the database.
+async fn sync_plugins(app: App, every: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match app.sync_plugins().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(changes = n, "plugin versions synchronised"),
+            Err(e) => tracing::warn!(error = %e.message, "plugin sync failed"),
         }
     }
 }

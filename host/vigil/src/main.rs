@@ -45,6 +45,48 @@ enum Cmd {
     /// Manage companies.
     #[command(subcommand)]
     Company(CompanyCmd),
+    /// Manage plugins (Wasm components).
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+}
+
+#[derive(Subcommand)]
+enum PluginCmd {
+    /// Validate, compile and install a component.
+    Install {
+        #[arg(long)]
+        file: PathBuf,
+        /// analysis, document-check, report-template or ab-rule.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        version: String,
+        /// Plugin configuration entries `key=value` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Owning company; omit for a global built-in.
+        #[arg(long)]
+        company_id: Option<uuid::Uuid>,
+        /// Make it the active version now.
+        #[arg(long)]
+        activate: bool,
+    },
+    /// List installed plugin versions.
+    List,
+    /// Remove a plugin version.
+    Remove {
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+    /// Check that a component would be accepted, without installing it.
+    Verify {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        kind: String,
+    },
 }
 
 /// Where a password comes from: never from argv alone.
@@ -227,6 +269,50 @@ async fn main() -> Result<()> {
                 UserCmd::SetPassword { email, password } => {
                     app.admin_set_password(&email, password.read()?).await.map_err(core_err)?;
                     eprintln!("password of {email} changed");
+                }
+            }
+            Ok(())
+        }
+        Cmd::Plugin(cmd) => {
+            let app = vigil::open_app(&s, String::new()).await?;
+            match cmd {
+                PluginCmd::Install { file, kind, name, version, settings, company_id, activate } => {
+                    let wasm = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let mut cfg = serde_json::Map::new();
+                    for kv in settings {
+                        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--set takes KEY=VALUE, got '{kv}'"))?;
+                        cfg.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+                    }
+                    let manifest = serde_json::json!({
+                        "kind": kind, "name": name, "version": version, "config": cfg,
+                        "company_id": company_id, "activate": if activate { Some(true) } else { None },
+                    });
+                    let p = app.upload_plugin(None, manifest.to_string().as_bytes(), wasm).await.map_err(core_err)?;
+                    println!("{}\t{}\t{}\t{}\tactive={}", p.plugin_id, p.kind, p.name, p.version, p.active);
+                }
+                PluginCmd::List => {
+                    for p in app.admin_list_plugins().await.map_err(core_err)? {
+                        let owner = p.company_id.map(|c| c.to_string()).unwrap_or_else(|| "global".into());
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\tactive={}\t{}",
+                            p.plugin_id,
+                            owner,
+                            p.kind,
+                            p.name,
+                            p.version,
+                            p.active,
+                            &p.sha256[..12]
+                        );
+                    }
+                }
+                PluginCmd::Remove { id } => {
+                    app.delete_plugin(None, id).await.map_err(core_err)?;
+                    eprintln!("removed {id}");
+                }
+                PluginCmd::Verify { file, kind } => {
+                    let wasm = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let (sha, stamp) = app.verify_plugin(&kind, wasm).await.map_err(core_err)?;
+                    println!("ok\t{kind}\tsha256={sha}\t{}", stamp.unwrap_or_else(|| "no SDK stamp".into()));
                 }
             }
             Ok(())

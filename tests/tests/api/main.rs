@@ -8,6 +8,7 @@ mod folders;
 mod isolation;
 mod media;
 mod permissions;
+mod plugins;
 mod service;
 mod storage;
 mod uploads;

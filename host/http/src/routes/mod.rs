@@ -6,6 +6,7 @@ mod files;
 mod folders;
 mod media;
 mod meta;
+mod plugins;
 mod service;
 mod users;
 
@@ -23,6 +24,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = media::router(r);
     let r = meta::router(r);
     let r = service::router(r);
+    let r = plugins::router(r);
     files::router(r)
 }
 

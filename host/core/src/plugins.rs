@@ -1,0 +1,409 @@
+//! The plugin registry as a use-case: upload (validate, compile, cache), list, activate with hot
+//! swap, deactivate, delete, and a dry run for plugin authors.
+//!
+//! Rights: ADMIN manages every plugin and the global built-ins; CLIENT ADMIN manages its own
+//! company's; every user of a company may list and read its own and the global ones. Another
+//! company's plugins are "not found".
+
+use crate::{App, Infra, now_micros};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::model::{Page, PluginInfo};
+use vigil_domain::policy::{Principal, Role};
+use vigil_domain::{Code, Error, Result};
+use vigil_plugin_host::{
+    AnalysisInput, CallError, Kind, MediaInput, MediaKind, Plugin, PluginHost, PluginMeta, Registry,
+};
+use vigil_store::plugins::{self, PluginRow};
+
+pub use vigil_plugin_host::MAX_COMPONENT_BYTES;
+
+/// The sandbox and the active versions.
+pub struct PluginRuntime {
+    pub host: PluginHost,
+    pub registry: Registry,
+}
+
+/// The `manifest` part of an upload.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// analysis, document-check, report-template or ab-rule.
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    /// The plugin's configuration; values are given to the plugin as strings.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// Make this version active at once (default: only when no version is active yet).
+    #[serde(default)]
+    pub activate: Option<bool>,
+    /// ADMIN only: the owning company; absent for a global built-in.
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
+}
+
+/// Body of `POST /api/plugins/{id}/run`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    pub folder_id: Uuid,
+    #[serde(default)]
+    pub analysis_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub params: Option<Value>,
+}
+
+fn check_name(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::value(format!("plugin {what} '{s}' must be 1-64 letters, digits, '-', '_' or '.'")))
+    }
+}
+
+fn config_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn call_error(e: CallError) -> Value {
+    let kind = match &e {
+        CallError::Guest(g) => g.kind(),
+        CallError::Deadline(_) => "deadline",
+        CallError::Trap(_) => "trap",
+        CallError::Limit(_) => "limit",
+        CallError::Output(..) => "output",
+        CallError::Busy => "busy",
+        CallError::Host(_) => "host",
+    };
+    json!({ "kind": kind, "message": e.to_string() })
+}
+
+impl App {
+    pub fn plugin_runtime(&self) -> &Arc<PluginRuntime> {
+        &self.inner.plugins
+    }
+
+    fn can_manage_plugin(p: &Principal, company: Option<Uuid>) -> bool {
+        match p.role {
+            Role::Admin => true,
+            Role::ClientAdmin => company == Some(p.company_id),
+            _ => false,
+        }
+    }
+
+    async fn visible_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginRow> {
+        let row = plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?;
+        let visible =
+            p.role == Role::Admin || p.role == Role::Operator || row.info.company_id.is_none_or(|c| c == p.company_id);
+        if visible { Ok(row) } else { Err(Error::not_found("plugin")) }
+    }
+
+    /// Loads a version for the registry: from the compiled-artifact cache, or by compiling the
+    /// stored component (a cache miss or a stale artifact is never an error).
+    async fn prepare_plugin(&self, row: &PluginRow) -> Result<Arc<Plugin>> {
+        let rt = self.inner.plugins.clone();
+        let kind = Kind::parse(&row.info.kind)
+            .ok_or_else(|| Error::internal(format!("stored plugin kind '{}'", row.info.kind)))?;
+        let cache_key = format!("plugin-cache/{}-{}.cwasm", row.info.sha256, rt.host.compatibility_key(kind));
+        let cached = match self.blob().read(&cache_key).await {
+            Ok(bytes) => {
+                let rt = rt.clone();
+                tokio::task::spawn_blocking(move || rt.host.load_artifact(kind, &bytes).ok())
+                    .await
+                    .map_err(Error::internal)?
+            }
+            Err(_) => None,
+        };
+        let prepared = match cached {
+            Some(p) => p,
+            None => {
+                let wasm = self.blob().read(&row.blob_key).await.infra()?;
+                let rt2 = rt.clone();
+                let compiled = tokio::task::spawn_blocking(move || rt2.host.compile(kind, &wasm))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(|e| Error::internal(format!("stored plugin no longer compiles: {e}")))?;
+                self.blob().put(&cache_key, Bytes::from(compiled.artifact.clone())).await.infra()?;
+                compiled.into()
+            }
+        };
+        let meta = PluginMeta {
+            id: row.info.plugin_id,
+            company_id: row.info.company_id,
+            name: row.info.name.clone(),
+            version: row.info.version.clone(),
+            kind,
+            sha256: row.info.sha256.clone(),
+            config: config_map(&row.info.config),
+        };
+        Ok(Arc::new(rt.host.plugin(meta, prepared)))
+    }
+
+    /// `POST /api/plugins/`: validates, compiles and stores a component. `p` is `None` for the
+    /// operator's CLI.
+    pub async fn upload_plugin(&self, p: Option<&Principal>, manifest: &[u8], wasm: Vec<u8>) -> Result<PluginInfo> {
+        let m: Manifest =
+            serde_json::from_slice(manifest).map_err(|e| Error::structure(format!("invalid plugin manifest: {e}")))?;
+        let kind = Kind::parse(&m.kind).ok_or_else(|| {
+            Error::value(format!(
+                "unknown plugin kind '{}'; expected analysis, document-check, report-template or ab-rule",
+                m.kind
+            ))
+        })?;
+        check_name("name", &m.name)?;
+        check_name("version", &m.version)?;
+        let company = match p {
+            Some(p) if p.role == Role::Admin => m.company_id,
+            Some(p) => {
+                if m.company_id.is_some_and(|c| c != p.company_id) {
+                    return Err(Error::forbidden());
+                }
+                Some(p.company_id)
+            }
+            None => m.company_id,
+        };
+        if p.is_some_and(|p| !Self::can_manage_plugin(p, company)) {
+            return Err(Error::forbidden());
+        }
+        let config = Value::Object(m.config.clone());
+        let rt = self.inner.plugins.clone();
+        let size = wasm.len() as i64;
+        let (compiled, wasm) = tokio::task::spawn_blocking(move || {
+            let c = rt.host.compile(kind, &wasm);
+            (c, wasm)
+        })
+        .await
+        .map_err(Error::internal)?;
+        let compiled = compiled.map_err(|e| Error::value(format!("plugin refused: {e}")))?;
+        let id = Uuid::new_v4();
+        let owner = company.map(|c| c.to_string()).unwrap_or_else(|| "global".into());
+        let key = format!("{owner}/plugins/{id}.wasm");
+        let cache_key =
+            format!("plugin-cache/{}-{}.cwasm", compiled.sha256, self.inner.plugins.host.compatibility_key(kind));
+        self.blob().put(&key, Bytes::from(wasm)).await.infra()?;
+        let now = now_micros();
+        let row = PluginRow {
+            info: PluginInfo {
+                plugin_id: id,
+                company_id: company,
+                kind: kind.as_str().to_string(),
+                name: m.name.clone(),
+                version: m.version.clone(),
+                sha256: compiled.sha256.clone(),
+                size,
+                config,
+                sdk: compiled.sdk_stamp.clone(),
+                active: false,
+                time_created: vigil_domain::time::micros_to_secs(now),
+                time_updated: vigil_domain::time::micros_to_secs(now),
+            },
+            blob_key: key.clone(),
+        };
+        let stored = async {
+            self.blob().put(&cache_key, Bytes::from(compiled.artifact)).await.infra()?;
+            plugins::insert(&mut self.store(), &row, now).await.map_err(|e| match e {
+                vigil_store::StoreError::Conflict(_) => {
+                    Error::new(Code::Conflict, format!("version '{}' of plugin '{}' already exists", m.version, m.name))
+                }
+                other => Error::internal(other),
+            })
+        }
+        .await;
+        if let Err(e) = stored {
+            // The component file is only reachable through the row; without the row it goes.
+            let _ = self.blob().delete(&key).await;
+            return Err(e);
+        }
+        let first = !plugins::has_active(&mut self.store(), company, &m.name).await.infra()?;
+        if m.activate.unwrap_or(first) {
+            return self.activate_row(row).await;
+        }
+        Ok(row.info)
+    }
+
+    async fn activate_row(&self, row: PluginRow) -> Result<PluginInfo> {
+        // Prepare first: a version that cannot load never becomes active.
+        let plugin = self.prepare_plugin(&row).await?;
+        let mut tx = self.store().begin().await.infra()?;
+        plugins::set_active(&mut tx, &row, now_micros()).await.infra()?;
+        tx.commit().await.infra()?;
+        self.inner.plugins.registry.activate(plugin);
+        let row = plugins::get(&mut self.store(), row.info.plugin_id)
+            .await
+            .infra()?
+            .ok_or_else(|| Error::not_found("plugin"))?;
+        Ok(row.info)
+    }
+
+    pub async fn list_plugins(&self, p: &Principal) -> Result<Page<PluginInfo>> {
+        let scope = if p.role.is_global() { None } else { Some(p.company_id) };
+        let items: Vec<PluginInfo> =
+            plugins::list(&mut self.store(), scope).await.infra()?.into_iter().map(|r| r.info).collect();
+        Ok(Page { total: Some(items.len() as i64), items })
+    }
+
+    pub async fn get_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {
+        Ok(self.visible_plugin(p, id).await?.info)
+    }
+
+    /// Makes this version the active one; calls in flight finish on the version they started on.
+    pub async fn activate_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {
+        let row = self.visible_plugin(p, id).await?;
+        if !Self::can_manage_plugin(p, row.info.company_id) {
+            return Err(Error::forbidden());
+        }
+        self.activate_row(row).await
+    }
+
+    pub async fn deactivate_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {
+        let row = self.visible_plugin(p, id).await?;
+        if !Self::can_manage_plugin(p, row.info.company_id) {
+            return Err(Error::forbidden());
+        }
+        plugins::set_inactive(&mut self.store(), id, now_micros()).await.infra()?;
+        self.inner.plugins.registry.deactivate(row.info.company_id, &row.info.name, id);
+        Ok(self.visible_plugin(p, id).await?.info)
+    }
+
+    pub async fn delete_plugin(&self, p: Option<&Principal>, id: Uuid) -> Result<()> {
+        let row = match p {
+            Some(p) => {
+                let row = self.visible_plugin(p, id).await?;
+                if !Self::can_manage_plugin(p, row.info.company_id) {
+                    return Err(Error::forbidden());
+                }
+                row
+            }
+            None => plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?,
+        };
+        plugins::delete(&mut self.store(), id).await.infra()?;
+        self.inner.plugins.registry.deactivate(row.info.company_id, &row.info.name, id);
+        if let Err(e) = self.blob().delete(&row.blob_key).await {
+            tracing::error!(plugin_id = %id, error = %e, "plugin file not removed");
+        }
+        Ok(())
+    }
+
+    /// Every plugin, for the operator's CLI.
+    pub async fn admin_list_plugins(&self) -> Result<Vec<PluginInfo>> {
+        Ok(plugins::list(&mut self.store(), None).await.infra()?.into_iter().map(|r| r.info).collect())
+    }
+
+    /// Validates a component without installing it (`vigil plugin verify`).
+    pub async fn verify_plugin(&self, kind: &str, wasm: Vec<u8>) -> Result<(String, Option<String>)> {
+        let kind = Kind::parse(kind).ok_or_else(|| Error::value(format!("unknown plugin kind '{kind}'")))?;
+        let rt = self.inner.plugins.clone();
+        let c = tokio::task::spawn_blocking(move || rt.host.compile(kind, &wasm))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|e| Error::value(format!("plugin refused: {e}")))?;
+        Ok((c.sha256, c.sdk_stamp))
+    }
+
+    /// Brings the in-memory registry in line with the active versions in the database: at start-up
+    /// and periodically, so that every replica serves what any replica activated.
+    pub async fn sync_plugins(&self) -> Result<usize> {
+        let rows = plugins::active(&mut self.store()).await.infra()?;
+        let reg = &self.inner.plugins.registry;
+        let mut changed = 0;
+        for row in &rows {
+            if reg.active_id(row.info.company_id, &row.info.name) != Some(row.info.plugin_id) {
+                match self.prepare_plugin(row).await {
+                    Ok(p) => {
+                        reg.activate(p);
+                        changed += 1;
+                    }
+                    Err(e) => tracing::error!(plugin_id = %row.info.plugin_id, error = %e.message, "plugin not loaded"),
+                }
+            }
+        }
+        for (company, name, id) in reg.entries() {
+            if !rows.iter().any(|r| r.info.plugin_id == id) {
+                reg.deactivate(company, &name, id);
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// `POST /api/plugins/{id}/run`: runs an analysis plugin version over a folder's photos and
+    /// answers with its output or its error. For plugin authors; nothing is stored.
+    pub async fn run_plugin(&self, p: &Principal, id: Uuid, req: RunRequest) -> Result<Value> {
+        // Visibility first: another company's plugin id reveals nothing, not even a 403.
+        let row = self.visible_plugin(p, id).await?;
+        if !matches!(p.role, Role::Admin | Role::ClientAdmin) {
+            return Err(Error::forbidden());
+        }
+        if row.info.kind != Kind::Analysis.as_str() {
+            return Err(Error::value("only analysis plugins can be run this way"));
+        }
+        let folder = self.get_folder(p, req.folder_id, Default::default()).await?;
+        let plugin = match self.inner.plugins.registry.by_id(id) {
+            Some(active) => active,
+            None => self.prepare_plugin(&row).await?,
+        };
+        let max_pixels = self.cfg().limits.max_image_pixels;
+        let mut media = Vec::new();
+        for m in &folder.media {
+            let kind = match m.media_type.as_str() {
+                "IMAGE_FOLDER" => MediaKind::Image,
+                "VIDEO_FOLDER" => MediaKind::Video,
+                _ => MediaKind::ShotsSet,
+            };
+            // Photos are decoded here; video frames arrive with the native media decoding.
+            let mut frames = Vec::new();
+            if kind == MediaKind::Image {
+                let bytes = self.blob().read(&m.blob_key).await.infra()?;
+                let img = tokio::task::spawn_blocking(move || crate::media::decode_rgb(&bytes, max_pixels))
+                    .await
+                    .map_err(Error::internal)??;
+                frames.push(Arc::new(img));
+            }
+            media.push(MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames });
+        }
+        let input = AnalysisInput {
+            analysis_type: req.analysis_type.unwrap_or_else(|| "CUSTOM".into()).to_ascii_uppercase(),
+            media,
+            params_json: req.params.unwrap_or_else(|| json!({})).to_string(),
+        };
+        let started = std::time::Instant::now();
+        let outcome = self.inner.plugins.host.analyze(&plugin, p.company_id, input).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(match outcome {
+            Ok(o) => {
+                let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.to_string()));
+                json!({
+                    "plugin_id": id,
+                    "version": row.info.version,
+                    "elapsed_ms": ms,
+                    "result": {
+                        "resolution": o.resolution,
+                        "results_data": parse(&o.results_json),
+                        "results_media": o.media_results.iter().map(|m| json!({
+                            "media_id": m.media_id, "results_data": parse(&m.results_json), "output_images": m.output_images,
+                        })).collect::<Vec<_>>(),
+                    },
+                })
+            }
+            Err(e) => json!({ "plugin_id": id, "version": row.info.version, "elapsed_ms": ms, "error": call_error(e) }),
+        })
+    }
+}
