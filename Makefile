@@ -12,7 +12,7 @@ export VIGIL_PLUGINS_DIR ?= $(PLUGIN_TARGET)/wasm32-wasip2/release
 # every component would import all worlds.
 PLUGIN_CRATES := hostile answer ab-pick bigmem sneaky
 
-.PHONY: help setup build plugins run test lint unit openapi release clean
+.PHONY: help setup build plugins run test lint unit openapi release bench clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build    everything 'make run' needs, without starting it"
 	@echo "make openapi  regenerate docs/openapi.json from the code"
 	@echo "make release  optimised binary (target/release/vigil under CARGO_TARGET_DIR)"
+	@echo "make bench    benchmarks (release profile); results go to docs/BENCHMARKS.md by hand"
 
 setup:
 	@.ci/setup
@@ -52,6 +53,10 @@ openapi:
 
 release: setup
 	$(CARGO) build --release --locked -p vigil
+
+# Speed is measured here, not in timed tests.
+bench: setup plugins
+	$(CARGO) bench --profile release --locked -p vigil-plugin-host --bench plugin_host
 
 clean:
 	$(CARGO) clean

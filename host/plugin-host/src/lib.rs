@@ -221,6 +221,7 @@ pub struct PluginHost {
     services: Arc<dyn Services>,
     per_company: usize,
     semaphores: Mutex<HashMap<Uuid, Arc<Semaphore>>>,
+    overrides: HashMap<Kind, Limits>,
 }
 
 fn engine_config(fuel: bool) -> Config {
@@ -279,7 +280,18 @@ impl PluginHost {
             services,
             per_company: per_company.max(1),
             semaphores: Mutex::new(HashMap::new()),
+            overrides: HashMap::new(),
         })
+    }
+
+    /// Replaces the default limits of one world (operators tune budgets; benchmarks shorten them).
+    pub fn with_limits(mut self, kind: Kind, limits: Limits) -> PluginHost {
+        self.overrides.insert(kind, limits);
+        self
+    }
+
+    pub fn limits(&self, kind: Kind) -> Limits {
+        self.overrides.get(&kind).cloned().unwrap_or_else(|| Limits::for_kind(kind))
     }
 
     fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
@@ -431,7 +443,7 @@ impl PluginHost {
     }
 
     fn store(&self, plugin: &Plugin, company: Uuid) -> Store<HostState> {
-        let limits = Limits::for_kind(plugin.kind);
+        let limits = self.limits(plugin.kind);
         let ctx = CallContext { company_id: company, plugin: plugin.name.clone(), version: plugin.version.clone() };
         let fuel = limits.fuel;
         let hostcall_bytes = limits.hostcall_bytes;
@@ -699,4 +711,43 @@ fn classify(e: wasmtime::Error) -> CallError {
         return CallError::Limit(text);
     }
     CallError::Trap(text)
+}
+
+/// Measurement hooks for `benches/`: the parts of a call timed separately. Not an API.
+#[doc(hidden)]
+pub mod bench {
+    use super::*;
+    use std::time::Instant;
+
+    /// Time to create a store and instantiate from the `InstancePre` (pooling allocator).
+    pub async fn instantiate(host: &PluginHost, p: &Plugin, company: Uuid) -> Duration {
+        let Pre::Analysis(pre) = &p.pre else { return Duration::ZERO };
+        let mut store = host.store(p, company);
+        let t = Instant::now();
+        let inst = pre.instantiate_async(&mut store).await;
+        let took = t.elapsed();
+        drop(inst);
+        took
+    }
+
+    /// Mean time of `n` calls of `analyze` (no media, `{}` params) on one warm instance; an
+    /// error if any call fails.
+    pub async fn warm_calls(host: &PluginHost, p: &Plugin, company: Uuid, n: u32) -> Result<Duration, String> {
+        let Pre::Analysis(pre) = &p.pre else { return Err("not an analysis plugin".into()) };
+        let mut store = host.store(p, company);
+        let inst = pre.instantiate_async(&mut store).await.map_err(|e| format!("{e:#}"))?;
+        let t = Instant::now();
+        for i in 0..n {
+            let req = bindings::analysis::vigil::plugin::analysis_types::AnalysisRequest {
+                analysis_type: "X".into(),
+                media: vec![],
+                params_json: "{}".into(),
+            };
+            match inst.call_analyze(&mut store, &req).await {
+                Ok(Ok(out)) if out.resolution == "SUCCESS" => {}
+                other => return Err(format!("call {i} failed: {other:?}")),
+            }
+        }
+        Ok(t.elapsed() / n.max(1))
+    }
 }

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "max_image_pixels",
     "log_format",
     "plugin_concurrency",
+    "builtins",
     "plugin_sync_secs",
     "timezone",
 ];
@@ -53,6 +54,8 @@ pub struct Settings {
     pub log_json: bool,
     /// How often each replica reloads the active plugin versions from the database.
     pub plugin_sync_secs: u64,
+    /// A TOML manifest of built-in plugins to register at start-up (see `vigil::builtins`).
+    pub builtins: Option<PathBuf>,
     pub core: CoreConfig,
 }
 
@@ -181,6 +184,7 @@ impl Settings {
             admin_password: get("admin_password"),
             log_json,
             plugin_sync_secs: dur("plugin_sync_secs", 10)?,
+            builtins: get("builtins").map(PathBuf::from),
             core,
         })
     }

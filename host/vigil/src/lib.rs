@@ -1,6 +1,7 @@
 //! The `vigil` program as a library: open storage, bootstrap, serve. `main.rs` parses the command
 //! line; the black-box tests call [`serve`] on a `127.0.0.1:0` listener.
 
+pub mod builtins;
 pub mod config;
 
 use anyhow::{Context, Result};
@@ -102,6 +103,9 @@ pub async fn serve(
         }
     }
     tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
+    if let Some(manifest) = &s.builtins {
+        builtins::register(&app, manifest).await?;
+    }
     let loaded = app.sync_plugins().await.map_err(|e| anyhow::anyhow!("loading plugins: {}", e.message))?;
     tracing::info!(plugins = loaded, "active plugins loaded");
     let purger = tokio::spawn(purge_sessions(app.clone()));

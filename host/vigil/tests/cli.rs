@@ -75,6 +75,19 @@ fn users_companies_and_spec() {
     let o = vigil(d, &["openapi"], None);
     let spec: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    // A built-in whose file does not match its pinned hash stops the start.
+    let wasm = d.join("fake.wasm");
+    std::fs::write(&wasm, b"\0asm\x0d\0\x01\0").unwrap();
+    let manifest = d.join("builtins.toml");
+    std::fs::write(&manifest, "[[plugin]]\nname = \"x\"\nkind = \"analysis\"\nfile = \"fake.wasm\"\nsha256 = \"00\"\n")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["--data-dir", d.to_str().unwrap(), "--listen", "127.0.0.1:0", "serve"])
+        .env("VIGIL_BUILTINS", &manifest)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("pins 00"), "{}", text(&o));
     // A bad setting stops the program with the key named.
     let o = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["migrate"]).env("OZ_SESSION_TTL", "soon").output().unwrap();
     assert!(!o.status.success());

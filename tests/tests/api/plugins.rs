@@ -207,3 +207,31 @@ async fn active_versions_survive_restart(db: Db) {
     assert_eq!(out["result"]["results_data"]["answer"], "persisted", "{out}");
 }
 both_dbs!(active_versions_survive_restart_t, active_versions_survive_restart);
+
+/// Built-ins from a manifest are registered once, as global versions named after their hash.
+async fn builtins_from_manifest(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = component("answer");
+    std::fs::write(dir.path().join("answer.wasm"), &wasm).unwrap();
+    let sha = {
+        use std::fmt::Write;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&wasm);
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let manifest = dir.path().join("builtins.toml");
+    std::fs::write(&manifest, format!("[[plugin]]\nname = \"answer\"\nkind = \"analysis\"\nfile = \"answer.wasm\"\nsha256 = \"{sha}\"\nconfig = {{ answer = \"builtin\" }}\n")).unwrap();
+    let s = Server::builder(db).set("builtins", manifest.to_str().unwrap()).start().await;
+    let a = s.admin().await;
+    let (_, list) = s.get(&a, "/api/plugins").await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert!(items[0]["company_id"].is_null() && items[0]["active"] == true);
+    assert_eq!(items[0]["version"], format!("sha-{}", &sha[..12]));
+    let s = s.restart().await;
+    let a = s.admin().await;
+    assert_eq!(s.get(&a, "/api/plugins").await.1["items"].as_array().unwrap().len(), 1, "registered once");
+}
+both_dbs!(builtins_from_manifest_t, builtins_from_manifest);
