@@ -43,7 +43,7 @@ lint:
 # Ends with one totals line over every test binary, so the closing line reflects the whole run.
 unit:
 	@mkdir -p $(CARGO_TARGET_DIR)
-	set -o pipefail; $(CARGO) test --workspace --all-targets --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
+	set -o pipefail; $(CARGO) test --workspace --lib --bins --tests --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "vigil: %d passed, %d failed\n", p, f; exit (f > 0) }' $(CARGO_TARGET_DIR)/vigil-test.log
 
 test: setup plugins lint unit
