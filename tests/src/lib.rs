@@ -71,6 +71,9 @@ impl ServerBuilder {
         let data_dir = tmp.path().join("data");
         let mut env = self.env;
         env.insert("VIGIL_DATA_DIR".into(), data_dir.display().to_string());
+        let assets = std::env::var("VIGIL_ASSETS_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../assets").to_string());
+        env.insert("VIGIL_ASSETS_DIR".into(), assets);
         env.insert("VIGIL_ADMIN_EMAIL".into(), ADMIN_EMAIL.into());
         env.insert("VIGIL_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into());
         if self.db == Db::Postgres {

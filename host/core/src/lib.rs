@@ -13,6 +13,7 @@ pub mod meta;
 pub mod plugins;
 pub mod upload;
 pub mod users;
+pub mod vision;
 
 use std::sync::Arc;
 use vigil_blob::{Blob, BlobError};

@@ -35,6 +35,8 @@ pub const KEYS: &[&str] = &[
     "log_format",
     "plugin_concurrency",
     "builtins",
+    "assets_dir",
+    "inference_threads",
     "plugin_sync_secs",
     "timezone",
 ];
@@ -56,6 +58,9 @@ pub struct Settings {
     pub plugin_sync_secs: u64,
     /// A TOML manifest of built-in plugins to register at start-up (see `vigil::builtins`).
     pub builtins: Option<PathBuf>,
+    /// ONNX Runtime and the models (`make assets`), shared by every data dir.
+    pub assets_dir: PathBuf,
+    pub inference_threads: usize,
     pub core: CoreConfig,
 }
 
@@ -185,6 +190,8 @@ impl Settings {
             log_json,
             plugin_sync_secs: dur("plugin_sync_secs", 10)?,
             builtins: get("builtins").map(PathBuf::from),
+            assets_dir: PathBuf::from(get("assets_dir").unwrap_or_else(|| "./assets".into())),
+            inference_threads: num("inference_threads", 2)?.max(1) as usize,
             core,
         })
     }

@@ -25,13 +25,28 @@ pub async fn open_store(s: &Settings) -> Result<Store> {
     Ok(store)
 }
 
-/// Opens storage and blobs and builds the application for `public_url`.
+/// Loads native vision from the assets directory.
+pub fn load_vision(s: &Settings) -> Result<Arc<vigil_inference::Vision>> {
+    vigil_inference::Vision::load(&vigil_inference::Assets::new(&s.assets_dir), s.inference_threads)
+        .map_err(|e| anyhow::anyhow!("loading the face models: {e}"))
+}
+
+/// Opens storage and blobs and builds the application for `public_url`; plugins get `services`
+/// (native vision for the server, nothing for admin commands).
 pub async fn open_app(s: &Settings, public_url: String) -> Result<App> {
+    open_app_with(s, public_url, Arc::new(vigil_plugin_host::NoServices)).await
+}
+
+pub async fn open_app_with(
+    s: &Settings,
+    public_url: String,
+    services: Arc<dyn vigil_plugin_host::Services>,
+) -> Result<App> {
     let store = open_store(s).await?;
     let blob = Blob::open(s.blob_url.as_deref(), &s.data_dir, s.s3.as_ref()).context("opening blob storage")?;
     let mut core = s.core.clone();
     core.public_url = public_url;
-    let host = vigil_plugin_host::PluginHost::new(Arc::new(vigil_plugin_host::NoServices), core.plugin_concurrency)
+    let host = vigil_plugin_host::PluginHost::new(services, core.plugin_concurrency)
         .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
     let plugins = Arc::new(vigil_core::plugins::PluginRuntime { host, registry: vigil_plugin_host::Registry::new() });
     Ok(App::new(store, blob, core, plugins))
@@ -93,7 +108,9 @@ pub async fn serve(
 ) -> Result<()> {
     let addr = listener.local_addr()?;
     let public = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let app = open_app(s, public.trim_end_matches('/').to_string()).await?;
+    // Vision is required to serve: a missing asset stops the start with the command that fetches it.
+    let vision = Arc::new(vigil_core::vision::NativeVision::new(load_vision(s)?));
+    let app = open_app_with(s, public.trim_end_matches('/').to_string(), vision).await?;
     if let Some(b) = bootstrap_admin(&app, s).await? {
         match &b.password_file {
             Some(f) => {

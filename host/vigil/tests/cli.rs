@@ -81,13 +81,24 @@ fn users_companies_and_spec() {
     let manifest = d.join("builtins.toml");
     std::fs::write(&manifest, "[[plugin]]\nname = \"x\"\nkind = \"analysis\"\nfile = \"fake.wasm\"\nsha256 = \"00\"\n")
         .unwrap();
+    let assets = std::env::var("VIGIL_ASSETS_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../assets").to_string());
     let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["--data-dir", d.to_str().unwrap(), "--listen", "127.0.0.1:0", "serve"])
         .env("VIGIL_BUILTINS", &manifest)
+        .env("VIGIL_ASSETS_DIR", &assets)
         .output()
         .unwrap();
     assert!(!o.status.success());
     assert!(text(&o).contains("pins 00"), "{}", text(&o));
+    // Without the models the server does not start, and says how to get them.
+    let o = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["--data-dir", d.to_str().unwrap(), "--listen", "127.0.0.1:0", "serve"])
+        .env("VIGIL_ASSETS_DIR", d.join("no-assets"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("make assets"), "{}", text(&o));
     // A bad setting stops the program with the key named.
     let o = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["migrate"]).env("OZ_SESSION_TTL", "soon").output().unwrap();
     assert!(!o.status.success());

@@ -114,7 +114,6 @@ async fn example_and_refusals(db: Db) {
         s.post(&w.cadmin, &format!("/api/plugins/{}/activate", id(&b, "plugin_id")), json!({})).await.1["active"],
         true
     );
-    // Until host vision exists it reports that cleanly, as its own error.
     let (_, out) = s
         .post(
             &w.cadmin,
@@ -122,7 +121,9 @@ async fn example_and_refusals(db: Db) {
             json!({"folder_id": id(&w.f1, "folder_id")}),
         )
         .await;
-    assert_eq!(out["error"]["kind"], "not-available", "{out}");
+    // Native detection runs: the fixture's gradient photo has no face, and the plugin says so.
+    assert_eq!(out["error"]["kind"], "invalid-input", "{out}");
+    assert!(out["error"]["message"].as_str().unwrap().contains("0 faces"), "{out}");
     // A hostile plugin's failure is reported and contained; the server keeps serving.
     let (_, h) = s
         .upload_plugin(&w.cadmin, component("hostile"), json!({"kind": "analysis", "name": "hostile", "version": "1"}))
@@ -235,3 +236,37 @@ async fn builtins_from_manifest(db: Db) {
     assert_eq!(s.get(&a, "/api/plugins").await.1["items"].as_array().unwrap().len(), 1, "registered once");
 }
 both_dbs!(builtins_from_manifest_t, builtins_from_manifest);
+
+/// A plugin calls the host's native face detection and liveness on real photos.
+async fn plugin_uses_native_vision(db: Db) {
+    let w = World::new(db).await;
+    let s = &w.s;
+    let assets = std::env::var("VIGIL_ASSETS_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../assets").to_string());
+    let astronaut = std::fs::read(format!("{assets}/testdata/astronaut.png")).expect("make assets");
+    let (_, f) = s
+        .upload(&w.cadmin, "/api/folders", vec![file("p", "astronaut.png", astronaut)], Some(crate::photo_payload("p")))
+        .await;
+    let (_, h) = s
+        .upload_plugin(&w.cadmin, component("hostile"), json!({"kind": "analysis", "name": "hostile", "version": "1"}))
+        .await;
+    let hid = id(&h, "plugin_id");
+    let (_, out) = s
+        .post(
+            &w.cadmin,
+            &format!("/api/plugins/{hid}/run"),
+            json!({"folder_id": id(&f, "folder_id"), "params": {"mode": "vision"}}),
+        )
+        .await;
+    assert_eq!(out["result"]["results_data"]["faces"], 1, "{out}");
+    // The World's gradient photos have no face.
+    let (_, out) = s
+        .post(
+            &w.cadmin,
+            &format!("/api/plugins/{hid}/run"),
+            json!({"folder_id": id(&w.f1, "folder_id"), "params": {"mode": "vision"}}),
+        )
+        .await;
+    assert_eq!(out["result"]["results_data"]["faces"], 0, "{out}");
+}
+both_dbs!(plugin_uses_native_vision_t, plugin_uses_native_vision);
