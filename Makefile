@@ -20,6 +20,7 @@ help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
 	@echo "make test     the whole suite: format, lints, spec drift, unit and black-box tests"
 	@echo "make build    everything 'make run' needs, without starting it"
+	@echo "make assets   fetch and verify ONNX Runtime, the face models and test photos"
 	@echo "make openapi  regenerate docs/openapi.json from the code"
 	@echo "make release  optimised binary (target/release/vigil under CARGO_TARGET_DIR)"
 	@echo "make bench    benchmarks (release profile); results go to docs/BENCHMARKS.md by hand"

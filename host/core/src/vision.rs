@@ -2,7 +2,7 @@
 //! on the blocking pool; the plugin host counts that time against the call's host budget.
 
 use std::sync::Arc;
-use vigil_inference::{Detection, InferenceError, Vision};
+use vigil_inference::{Detection, Embedder, InferenceError, Vision};
 use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, GuestError, Services};
 
 pub struct NativeVision {
@@ -26,6 +26,10 @@ fn joined(e: tokio::task::JoinError) -> GuestError {
     GuestError::Host(format!("inference task failed: {e}"))
 }
 
+fn detection(f: &FaceBox) -> Detection {
+    Detection { x: f.x as f32, y: f.y as f32, width: f.width as f32, height: f.height as f32, score: f.score }
+}
+
 impl Services for NativeVision {
     fn detect_faces<'a>(
         &'a self,
@@ -46,6 +50,43 @@ impl Services for NativeVision {
                     landmarks: Vec::new(),
                 })
                 .collect())
+        })
+    }
+
+    fn embed<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        img: Arc<image::RgbImage>,
+        face: FaceBox,
+        model: Option<String>,
+    ) -> BoxFuture<'a, Result<(String, Vec<f32>), GuestError>> {
+        let v = self.vision.clone();
+        Box::pin(async move {
+            let embedder = match model.as_deref() {
+                None => Embedder::FrFeature,
+                Some(m) => Embedder::parse(m).ok_or_else(|| {
+                    GuestError::InvalidInput(format!("unknown embedding model '{m}'; use fr_feature or sface"))
+                })?,
+            };
+            let d = detection(&face);
+            let values = tokio::task::spawn_blocking(move || v.embed(&img, &d, embedder))
+                .await
+                .map_err(joined)?
+                .map_err(guest)?;
+            Ok((embedder.name().to_string(), values))
+        })
+    }
+
+    fn quality<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        img: Arc<image::RgbImage>,
+        face: FaceBox,
+    ) -> BoxFuture<'a, Result<(f32, f32, f32), GuestError>> {
+        let v = self.vision.clone();
+        Box::pin(async move {
+            let d = detection(&face);
+            tokio::task::spawn_blocking(move || v.quality(&img, &d)).await.map_err(joined)?.map_err(guest)
         })
     }
 

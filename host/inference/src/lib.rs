@@ -65,10 +65,44 @@ const NMS_IOU: f32 = 0.4;
 const LIVE_SIDE: u32 = 128;
 const LIVE_SCALE: f32 = 2.7;
 
+/// The face-embedding models shipped from the start. Embeddings of different models are not
+/// comparable, so every stored embedding records its model's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Embedder {
+    /// `fr_feature` (faceplugin, MIT): fast, 512-d.
+    FrFeature,
+    /// OpenCV Zoo SFace (Apache-2.0): stronger, 128-d.
+    SFace,
+}
+
+impl Embedder {
+    pub fn name(self) -> &'static str {
+        match self {
+            Embedder::FrFeature => "fr_feature",
+            Embedder::SFace => "sface",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Embedder> {
+        match s {
+            "fr_feature" => Some(Embedder::FrFeature),
+            "sface" => Some(Embedder::SFace),
+            _ => None,
+        }
+    }
+}
+
+/// ArcFace's five reference points in a 112×112 crop: eyes, nose tip, mouth corners.
+const ARCFACE_REF: [(f32, f32); 5] = [(38.29, 51.70), (73.53, 51.50), (56.03, 71.74), (41.55, 92.37), (70.73, 92.20)];
+const ALIGNED: u32 = 112;
+const LANDMARK_SIDE: u32 = 64;
+
 /// Loaded models. `run` needs `&mut Session`, hence one mutex per model.
 pub struct Vision {
     detect: Mutex<Session>,
     liveness: Mutex<Session>,
+    landmark: Mutex<Session>,
+    fr_feature: Mutex<Session>,
+    sface: Mutex<Session>,
 }
 
 fn session(env: &ort::environment::Environment, path: &Path, threads: usize) -> ort::Result<Session> {
@@ -97,6 +131,9 @@ impl Vision {
         let lib = assets.file("lib/libonnxruntime.so.1.32.0")?;
         let detect = assets.file("models/fr_detect.onnx")?;
         let liveness = assets.file("models/fr_liveness.onnx")?;
+        let landmark = assets.file("models/fr_landmark.onnx")?;
+        let fr_feature = assets.file("models/fr_feature.onnx")?;
+        let sface = assets.file("models/face_recognition_sface_2021dec.onnx")?;
         let env = match ENV.get() {
             Some(e) => e,
             None => {
@@ -108,6 +145,9 @@ impl Vision {
         Ok(Vision {
             detect: Mutex::new(session(env, &detect, threads).map_err(rt)?),
             liveness: Mutex::new(session(env, &liveness, threads).map_err(rt)?),
+            landmark: Mutex::new(session(env, &landmark, threads).map_err(rt)?),
+            fr_feature: Mutex::new(session(env, &fr_feature, threads).map_err(rt)?),
+            sface: Mutex::new(session(env, &sface, threads).map_err(rt)?),
         })
     }
 
@@ -173,6 +213,149 @@ impl Vision {
     }
 }
 
+impl Vision {
+    /// 68 landmarks (x, y) in image pixels, from the face's square box.
+    pub fn landmarks(&self, img: &RgbImage, face: &Detection) -> Result<Vec<(f32, f32)>> {
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let side = face.width.max(face.height).min(w.min(h)).max(1.0);
+        let x0 = face.x.clamp(0.0, w - side);
+        let y0 = face.y.clamp(0.0, h - side);
+        let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, side as u32, side as u32).to_image();
+        let small = image::imageops::resize(&crop, LANDMARK_SIDE, LANDMARK_SIDE, image::imageops::FilterType::Triangle);
+        let buf: Vec<f32> = small
+            .pixels()
+            .map(|p| (0.299 * f32::from(p.0[0]) + 0.587 * f32::from(p.0[1]) + 0.114 * f32::from(p.0[2])) / 256.0)
+            .collect();
+        let mut session = self.landmark.lock().map_err(|_| InferenceError::Runtime("landmark lock poisoned".into()))?;
+        let input = TensorRef::from_array_view(([1usize, 1, LANDMARK_SIDE as usize, LANDMARK_SIDE as usize], &buf[..]))
+            .map_err(rt)?;
+        let out = session.run(ort::inputs!["input" => input]).map_err(rt)?;
+        let (_, v) = out["output"].try_extract_tensor::<f32>().map_err(rt)?;
+        if v.len() < 136 {
+            return Err(InferenceError::Runtime(format!("landmark model gave {} values, expected 136", v.len())));
+        }
+        Ok(v[..136].chunks_exact(2).map(|p| (p[0] * side + x0, p[1] * side + y0)).collect())
+    }
+
+    /// An L2-normalised embedding of the face, aligned by a 5-point similarity transform.
+    pub fn embed(&self, img: &RgbImage, face: &Detection, model: Embedder) -> Result<Vec<f32>> {
+        let pts = five_points(&self.landmarks(img, face)?);
+        let aligned = align(img, &pts);
+        let plane = (ALIGNED * ALIGNED) as usize;
+        let mut buf = vec![0f32; 3 * plane];
+        for (i, p) in aligned.pixels().enumerate() {
+            for c in 0..3 {
+                let v = f32::from(p.0[c]);
+                buf[c * plane + i] = match model {
+                    Embedder::FrFeature => (v - 127.0) / 128.0,
+                    Embedder::SFace => v,
+                };
+            }
+        }
+        let (session, input_name) = match model {
+            Embedder::FrFeature => (&self.fr_feature, "input"),
+            Embedder::SFace => (&self.sface, "data"),
+        };
+        let mut session = session.lock().map_err(|_| InferenceError::Runtime("embedder lock poisoned".into()))?;
+        let name = session.inputs().first().map(|i| i.name().to_string()).unwrap_or_else(|| input_name.to_string());
+        let input =
+            TensorRef::from_array_view(([1usize, 3, ALIGNED as usize, ALIGNED as usize], &buf[..])).map_err(rt)?;
+        let out = session.run(ort::inputs![name.as_str() => input]).map_err(rt)?;
+        let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        Ok(v.iter().map(|x| x / norm).collect())
+    }
+}
+
+impl Vision {
+    /// Image-quality signals of a face: (share of the image the face covers, sharpness as the
+    /// variance of the Laplacian of the face's luma, mean luma in [0, 1]).
+    pub fn quality(&self, img: &RgbImage, face: &Detection) -> Result<(f32, f32, f32)> {
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let x0 = face.x.clamp(0.0, w - 1.0) as u32;
+        let y0 = face.y.clamp(0.0, h - 1.0) as u32;
+        let fw = (face.width as u32).clamp(1, img.width() - x0);
+        let fh = (face.height as u32).clamp(1, img.height() - y0);
+        let crop = image::imageops::crop_imm(img, x0, y0, fw, fh).to_image();
+        let luma: Vec<f32> = crop
+            .pixels()
+            .map(|p| 0.299 * f32::from(p.0[0]) + 0.587 * f32::from(p.0[1]) + 0.114 * f32::from(p.0[2]))
+            .collect();
+        let brightness = luma.iter().sum::<f32>() / luma.len() as f32 / 255.0;
+        let (cw, ch) = (fw as usize, fh as usize);
+        let mut lap = Vec::with_capacity(cw * ch);
+        for y in 1..ch.saturating_sub(1) {
+            for x in 1..cw.saturating_sub(1) {
+                let at = |xx: usize, yy: usize| luma[yy * cw + xx];
+                lap.push(at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4.0 * at(x, y));
+            }
+        }
+        let blur = if lap.is_empty() {
+            0.0
+        } else {
+            let m = lap.iter().sum::<f32>() / lap.len() as f32;
+            lap.iter().map(|v| (v - m) * (v - m)).sum::<f32>() / lap.len() as f32
+        };
+        Ok((face.width * face.height / (w * h), blur, brightness))
+    }
+}
+
+/// Cosine similarity of two L2-normalised embeddings.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// 68 landmarks → eyes, nose tip, mouth corners (the ArcFace order).
+fn five_points(p: &[(f32, f32)]) -> [(f32, f32); 5] {
+    let mean = |ix: &[usize]| {
+        let n = ix.len() as f32;
+        (ix.iter().map(|&i| p[i].0).sum::<f32>() / n, ix.iter().map(|&i| p[i].1).sum::<f32>() / n)
+    };
+    [mean(&[37, 38, 40, 41]), mean(&[43, 44, 46, 47]), p[30], mean(&[48, 60]), mean(&[54, 64])]
+}
+
+/// The least-squares similarity (rotation, uniform scale, translation; no shear) taking `src` to
+/// `dst`: returns (a, b, tx, ty) with x' = a·x − b·y + tx, y' = b·x + a·y + ty.
+fn similarity(src: &[(f32, f32); 5], dst: &[(f32, f32); 5]) -> (f32, f32, f32, f32) {
+    let n = src.len() as f32;
+    let ms = (src.iter().map(|p| p.0).sum::<f32>() / n, src.iter().map(|p| p.1).sum::<f32>() / n);
+    let md = (dst.iter().map(|p| p.0).sum::<f32>() / n, dst.iter().map(|p| p.1).sum::<f32>() / n);
+    let (mut num_a, mut num_b, mut den) = (0.0, 0.0, 0.0);
+    for (s, d) in src.iter().zip(dst) {
+        let (sx, sy, dx, dy) = (s.0 - ms.0, s.1 - ms.1, d.0 - md.0, d.1 - md.1);
+        num_a += sx * dx + sy * dy;
+        num_b += sx * dy - sy * dx;
+        den += sx * sx + sy * sy;
+    }
+    let den = if den <= 1e-6 { 1e-6 } else { den };
+    let (a, b) = (num_a / den, num_b / den);
+    (a, b, md.0 - (a * ms.0 - b * ms.1), md.1 - (b * ms.0 + a * ms.1))
+}
+
+/// Warps the face into ArcFace's 112×112 frame with bilinear sampling.
+fn align(img: &RgbImage, pts: &[(f32, f32); 5]) -> RgbImage {
+    let (a, b, tx, ty) = similarity(pts, &ARCFACE_REF);
+    let k = (a * a + b * b).max(1e-12);
+    let (w, h) = (img.width() as f32 - 1.0, img.height() as f32 - 1.0);
+    RgbImage::from_fn(ALIGNED, ALIGNED, |u, v| {
+        // Inverse map: from the aligned pixel back into the image.
+        let (dx, dy) = (u as f32 - tx, v as f32 - ty);
+        let x = ((a * dx + b * dy) / k).clamp(0.0, w);
+        let y = ((-b * dx + a * dy) / k).clamp(0.0, h);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let px = |xx: f32, yy: f32| img.get_pixel(xx.min(w) as u32, yy.min(h) as u32).0;
+        let (p00, p10, p01, p11) = (px(x0, y0), px(x0 + 1.0, y0), px(x0, y0 + 1.0), px(x0 + 1.0, y0 + 1.0));
+        let mut out = [0u8; 3];
+        for c in 0..3 {
+            let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
+            let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
+            out[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+        }
+        image::Rgb(out)
+    })
+}
+
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
@@ -205,6 +388,17 @@ fn square(b: [f32; 4], score: f32, w: f32, h: f32) -> Detection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn similarity_recovers_a_known_transform() {
+        // Rotate by 30°, scale by 2, shift by (5, -3).
+        let (c, s) = (2.0 * 30f32.to_radians().cos(), 2.0 * 30f32.to_radians().sin());
+        let src = ARCFACE_REF;
+        let dst = src.map(|(x, y)| (c * x - s * y + 5.0, s * x + c * y - 3.0));
+        let (a, b, tx, ty) = similarity(&src, &dst);
+        assert!((a - c).abs() < 1e-3 && (b - s).abs() < 1e-3, "{a} {b}");
+        assert!((tx - 5.0).abs() < 1e-2 && (ty + 3.0).abs() < 1e-2, "{tx} {ty}");
+    }
 
     #[test]
     fn nms_keeps_the_best_of_overlaps() {

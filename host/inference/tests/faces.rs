@@ -44,3 +44,62 @@ fn missing_assets_name_the_fix() {
     let err = Vision::load(&Assets::new("/nonexistent"), 1).err().unwrap().to_string();
     assert!(err.contains("make assets"), "{err}");
 }
+
+/// Same-person variants of one photo (crop, scale, brightness, JPEG q40, mirror) against a
+/// different person,
+/// for each embedding model.
+#[test]
+fn embeddings_separate_people() {
+    use vigil_inference::{Embedder, cosine};
+    let v = Vision::load(&assets(), 2).unwrap();
+    let a = photo("astronaut.png");
+    let g = photo("grace_hopper.jpg");
+    let variants = |img: &image::RgbImage| -> Vec<image::RgbImage> {
+        let (w, h) = img.dimensions();
+        let mut out = vec![img.clone()];
+        out.push(image::imageops::crop_imm(img, w / 10, h / 12, w * 8 / 10, h * 8 / 10).to_image());
+        out.push(image::imageops::resize(img, w * 3 / 4, h * 3 / 4, image::imageops::FilterType::Triangle));
+        let mut bright = img.clone();
+        for p in bright.pixels_mut() {
+            p.0 = p.0.map(|c| c.saturating_add(30));
+        }
+        out.push(bright);
+        let dyn_img = image::DynamicImage::ImageRgb8(img.clone());
+        let mut jpg = std::io::Cursor::new(Vec::new());
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpg, 40).encode_image(&dyn_img).unwrap();
+        out.push(image::load_from_memory(&jpg.into_inner()).unwrap().into_rgb8());
+        out.push(image::imageops::flip_horizontal(img));
+        out
+    };
+    for model in [Embedder::FrFeature, Embedder::SFace] {
+        let embed = |img: &image::RgbImage| {
+            let faces = v.detect(img).unwrap();
+            assert_eq!(faces.len(), 1);
+            v.embed(img, &faces[0], model).unwrap()
+        };
+        let ea: Vec<Vec<f32>> = variants(&a).iter().map(embed).collect();
+        let eg: Vec<Vec<f32>> = variants(&g).iter().map(embed).collect();
+        let expected_dim = if model == Embedder::FrFeature { 512 } else { 128 };
+        assert_eq!(ea[0].len(), expected_dim);
+        let mut same = Vec::new();
+        for set in [&ea, &eg] {
+            for i in 1..set.len() {
+                same.push(cosine(&set[0], &set[i]));
+            }
+        }
+        let mut different = Vec::new();
+        for x in &ea {
+            for y in &eg {
+                different.push(cosine(x, y));
+            }
+        }
+        let min_same = same.iter().copied().fold(f32::MAX, f32::min);
+        let max_diff = different.iter().copied().fold(f32::MIN, f32::max);
+        eprintln!(
+            "{}: same person min {min_same:.3} (all {:?}); different people max {max_diff:.3}",
+            model.name(),
+            same.iter().map(|s| format!("{s:.2}")).collect::<Vec<_>>()
+        );
+        assert!(min_same > max_diff + 0.2, "{}: same {min_same} vs different {max_diff}", model.name());
+    }
+}

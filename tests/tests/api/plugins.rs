@@ -259,6 +259,24 @@ async fn plugin_uses_native_vision(db: Db) {
         )
         .await;
     assert_eq!(out["result"]["results_data"]["faces"], 1, "{out}");
+    // The SDK example runs its whole chain on the portrait: detect, quality, spoofing score.
+    let (_, strict) = s
+        .upload_plugin(
+            &w.cadmin,
+            component("strict_liveness"),
+            json!({"kind": "analysis", "name": "strict", "version": "1", "config": {"min_face_ratio": "0.03"}}),
+        )
+        .await;
+    let (_, out) = s
+        .post(
+            &w.cadmin,
+            &format!("/api/plugins/{}/run", id(&strict, "plugin_id")),
+            json!({"folder_id": id(&f, "folder_id")}),
+        )
+        .await;
+    assert_eq!(out["result"]["resolution"], "SUCCESS", "{out}");
+    let spoof = out["result"]["results_media"][0]["results_data"]["confidence_spoofing"].as_f64().unwrap();
+    assert!((0.0..0.3).contains(&spoof), "{out}");
     // The World's gradient photos have no face.
     let (_, out) = s
         .post(
