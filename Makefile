@@ -62,8 +62,9 @@ release: setup
 	$(CARGO) build --release --locked -p vigil
 
 # Speed is measured here, not in timed tests.
-bench: setup plugins
+bench: setup assets plugins
 	$(CARGO) bench --profile release --locked -p vigil-plugin-host --bench plugin_host
+	$(CARGO) bench --profile release --locked -p vigil-inference --bench vision
 
 clean:
 	$(CARGO) clean
