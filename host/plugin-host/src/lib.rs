@@ -500,11 +500,7 @@ impl PluginHost {
             };
             inst.call_analyze(&mut store, &req).await
         };
-        let result = match tokio::time::timeout(wall, run).await {
-            Err(_) => return Err(CallError::Deadline(format!("no answer within {wall:?}"))),
-            Ok(r) => r.map_err(classify)?,
-        };
-        let out = result.map_err(|e| CallError::Guest(host::from_wit(e)))?;
+        let out = within(wall, run).await?;
         let size = out.results_json.len()
             + out.resolution.len()
             + out
@@ -560,10 +556,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_choose(&mut store, &ctx).await
         };
-        let chosen = match tokio::time::timeout(wall, run).await {
-            Err(_) => return Err(CallError::Deadline(format!("no answer within {wall:?}"))),
-            Ok(r) => r.map_err(classify)?.map_err(|e| CallError::Guest(host::from_wit(e)))?,
-        };
+        let chosen = within(wall, run).await?;
         if !variants.contains(&chosen) {
             return Err(CallError::Guest(GuestError::Internal(format!(
                 "chose '{chosen}', which is not one of the variants"
@@ -584,10 +577,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_render(&mut store, data_json).await
         };
-        let r = match tokio::time::timeout(wall, run).await {
-            Err(_) => return Err(CallError::Deadline(format!("no answer within {wall:?}"))),
-            Ok(r) => r.map_err(classify)?.map_err(|e| CallError::Guest(host::from_wit(e)))?,
-        };
+        let r = within(wall, run).await?;
         if r.body.len() > cap {
             return Err(CallError::Output(r.body.len(), cap));
         }
@@ -639,10 +629,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_check(&mut store, &req).await
         };
-        let found = match tokio::time::timeout(wall, run).await {
-            Err(_) => return Err(CallError::Deadline(format!("no answer within {wall:?}"))),
-            Ok(r) => r.map_err(classify)?.map_err(|e| CallError::Guest(host::from_wit(e)))?,
-        };
+        let found = within(wall, run).await?;
         let size: usize =
             found.iter().map(|f| f.code.len() + f.message.len() + f.field.as_ref().map_or(0, String::len)).sum();
         if size > cap {
@@ -682,6 +669,20 @@ pub struct PreparedComponent(Pre);
 impl From<Compiled> for PreparedComponent {
     fn from(c: Compiled) -> Self {
         PreparedComponent(c.pre)
+    }
+}
+
+/// Awaits a guest call under its wall clock and sorts the outcome: the plugin's own error, a
+/// trap or limit (contained), or the deadline.
+async fn within<T>(
+    wall: Duration,
+    run: impl std::future::Future<
+        Output = wasmtime::Result<Result<T, bindings::analysis::vigil::plugin::types::PluginError>>,
+    >,
+) -> Result<T, CallError> {
+    match tokio::time::timeout(wall, run).await {
+        Err(_) => Err(CallError::Deadline(format!("no answer within {wall:?}"))),
+        Ok(r) => r.map_err(classify)?.map_err(|e| CallError::Guest(host::from_wit(e))),
     }
 }
 
