@@ -8,6 +8,7 @@ pub mod auth;
 pub mod companies;
 pub mod crypto;
 pub mod folders;
+pub mod frames;
 pub mod media;
 pub mod meta;
 pub mod plugins;

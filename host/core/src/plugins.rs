@@ -368,15 +368,24 @@ impl App {
                 "VIDEO_FOLDER" => MediaKind::Video,
                 _ => MediaKind::ShotsSet,
             };
-            // Photos are decoded here; video frames arrive with the native media decoding.
-            let mut frames = Vec::new();
-            if kind == MediaKind::Image {
+            // Photos and ZIP shots sets are decoded here; video frames arrive with ffmpeg decoding.
+            let zip = m.info.content_type == "application/zip";
+            let frames: Vec<Arc<image::RgbImage>> = if kind == MediaKind::Image || zip {
                 let bytes = self.blob().read(&m.blob_key).await.infra()?;
-                let img = tokio::task::spawn_blocking(move || crate::media::decode_rgb(&bytes, max_pixels))
-                    .await
-                    .map_err(Error::internal)??;
-                frames.push(Arc::new(img));
-            }
+                let limits = crate::frames::ShotsLimits { max_pixels, ..Default::default() };
+                let decoded = tokio::task::spawn_blocking(move || {
+                    if zip {
+                        crate::frames::zip_frames(&bytes, limits)
+                    } else {
+                        crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])
+                    }
+                })
+                .await
+                .map_err(Error::internal)??;
+                decoded.into_iter().map(Arc::new).collect()
+            } else {
+                Vec::new()
+            };
             media.push(MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames });
         }
         let input = AnalysisInput {

@@ -277,6 +277,29 @@ async fn plugin_uses_native_vision(db: Db) {
     assert_eq!(out["result"]["resolution"], "SUCCESS", "{out}");
     let spoof = out["result"]["results_media"][0]["results_data"]["confidence_spoofing"].as_f64().unwrap();
     assert!((0.0..0.3).contains(&spoof), "{out}");
+    // A shots set (ZIP of frames): the plugin checks every frame.
+    let shots = {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in ["frame-1.png", "frame-2.png"] {
+            z.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+            z.write_all(&std::fs::read(format!("{assets}/testdata/astronaut.png")).unwrap()).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    };
+    let payload = json!({"media:tags": {"s": ["video_selfie", "video_selfie_blank"]}});
+    let (st, sf) = s.upload(&w.cadmin, "/api/folders", vec![file("s", "frames.zip", shots)], Some(payload)).await;
+    assert_eq!(st, StatusCode::CREATED, "{sf}");
+    assert_eq!(sf["media"][0]["media_type"], "SHOTS_SET");
+    let (_, out) = s
+        .post(
+            &w.cadmin,
+            &format!("/api/plugins/{}/run", id(&strict, "plugin_id")),
+            json!({"folder_id": id(&sf, "folder_id")}),
+        )
+        .await;
+    assert_eq!(out["result"]["resolution"], "SUCCESS", "{out}");
+    assert_eq!(out["result"]["results_media"].as_array().unwrap().len(), 1, "{out}");
     // The World's gradient photos have no face.
     let (_, out) = s
         .post(
