@@ -83,6 +83,24 @@ fn config_map(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// Where the compiled artifact of a component lives: content hash plus the engine's compatibility
+/// key, so a wasmtime upgrade simply misses and recompiles.
+fn cache_key(rt: &PluginRuntime, kind: Kind, sha256: &str) -> String {
+    format!("plugin-cache/{sha256}-{}.cwasm", rt.host.compatibility_key(kind))
+}
+
+fn meta_of(row: &PluginRow, kind: Kind) -> PluginMeta {
+    PluginMeta {
+        id: row.info.plugin_id,
+        company_id: row.info.company_id,
+        name: row.info.name.clone(),
+        version: row.info.version.clone(),
+        kind,
+        sha256: row.info.sha256.clone(),
+        config: config_map(&row.info.config),
+    }
+}
+
 fn call_error(e: CallError) -> Value {
     let kind = match &e {
         CallError::Guest(g) => g.kind(),
@@ -97,10 +115,6 @@ fn call_error(e: CallError) -> Value {
 }
 
 impl App {
-    pub fn plugin_runtime(&self) -> &Arc<PluginRuntime> {
-        &self.inner.plugins
-    }
-
     fn can_manage_plugin(p: &Principal, company: Option<Uuid>) -> bool {
         match p.role {
             Role::Admin => true,
@@ -122,7 +136,7 @@ impl App {
         let rt = self.inner.plugins.clone();
         let kind = Kind::parse(&row.info.kind)
             .ok_or_else(|| Error::internal(format!("stored plugin kind '{}'", row.info.kind)))?;
-        let cache_key = format!("plugin-cache/{}-{}.cwasm", row.info.sha256, rt.host.compatibility_key(kind));
+        let cache_key = cache_key(&rt, kind, &row.info.sha256);
         let cached = match self.blob().read(&cache_key).await {
             Ok(bytes) => {
                 let rt = rt.clone();
@@ -145,16 +159,7 @@ impl App {
                 compiled.into()
             }
         };
-        let meta = PluginMeta {
-            id: row.info.plugin_id,
-            company_id: row.info.company_id,
-            name: row.info.name.clone(),
-            version: row.info.version.clone(),
-            kind,
-            sha256: row.info.sha256.clone(),
-            config: config_map(&row.info.config),
-        };
-        Ok(Arc::new(rt.host.plugin(meta, prepared)))
+        Ok(Arc::new(rt.host.plugin(meta_of(row, kind), prepared)))
     }
 
     /// `POST /api/plugins/`: validates, compiles and stores a component. `p` is `None` for the
@@ -192,12 +197,12 @@ impl App {
         })
         .await
         .map_err(Error::internal)?;
-        let compiled = compiled.map_err(|e| Error::value(format!("plugin refused: {e}")))?;
+        let mut compiled = compiled.map_err(|e| Error::value(format!("plugin refused: {e}")))?;
         let id = Uuid::new_v4();
         let owner = company.map(|c| c.to_string()).unwrap_or_else(|| "global".into());
         let key = format!("{owner}/plugins/{id}.wasm");
-        let cache_key =
-            format!("plugin-cache/{}-{}.cwasm", compiled.sha256, self.inner.plugins.host.compatibility_key(kind));
+        let cache_key = cache_key(&self.inner.plugins, kind, &compiled.sha256);
+        let artifact = std::mem::take(&mut compiled.artifact);
         self.blob().put(&key, Bytes::from(wasm)).await.infra()?;
         let now = now_micros();
         let row = PluginRow {
@@ -218,7 +223,7 @@ impl App {
             blob_key: key.clone(),
         };
         let stored = async {
-            self.blob().put(&cache_key, Bytes::from(compiled.artifact)).await.infra()?;
+            self.blob().put(&cache_key, Bytes::from(artifact)).await.infra()?;
             plugins::insert(&mut self.store(), &row, now).await.map_err(|e| match e {
                 vigil_store::StoreError::Conflict(_) => {
                     Error::new(Code::Conflict, format!("version '{}' of plugin '{}' already exists", m.version, m.name))
@@ -234,14 +239,20 @@ impl App {
         }
         let first = !plugins::has_active(&mut self.store(), company, &m.name).await.infra()?;
         if m.activate.unwrap_or(first) {
-            return self.activate_row(row).await;
+            // The component was just compiled: no need to load it back from the cache.
+            let plugin = Arc::new(self.inner.plugins.host.plugin(meta_of(&row, kind), compiled.into()));
+            return self.activate_row(row, Some(plugin)).await;
         }
         Ok(row.info)
     }
 
-    async fn activate_row(&self, row: PluginRow) -> Result<PluginInfo> {
+    /// Makes `row` the active version; `ready` is the loaded plugin if the caller has it already.
+    async fn activate_row(&self, row: PluginRow, ready: Option<Arc<Plugin>>) -> Result<PluginInfo> {
         // Prepare first: a version that cannot load never becomes active.
-        let plugin = self.prepare_plugin(&row).await?;
+        let plugin = match ready {
+            Some(p) => p,
+            None => self.prepare_plugin(&row).await?,
+        };
         let mut tx = self.store().begin().await.infra()?;
         plugins::set_active(&mut tx, &row, now_micros()).await.infra()?;
         tx.commit().await.infra()?;
@@ -270,7 +281,7 @@ impl App {
         if !Self::can_manage_plugin(p, row.info.company_id) {
             return Err(Error::forbidden());
         }
-        self.activate_row(row).await
+        self.activate_row(row, None).await
     }
 
     pub async fn deactivate_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {

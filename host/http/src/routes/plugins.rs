@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
-use vigil_core::plugins::RunRequest;
+use vigil_core::plugins::{MAX_COMPONENT_BYTES, RunRequest};
 use vigil_domain::model::{Page, PluginInfo};
 use vigil_domain::{Code, Error};
 
@@ -15,18 +15,13 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     // Components are read whole (up to their own cap) for validation, not under axum's 2 MB default.
     let upload = OpenApiRouter::new()
         .routes(routes!(upload_plugin))
-        .route_layer(DefaultBodyLimit::max(vigil_plugin_host_limit() + (1 << 20)));
+        .route_layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES + (1 << 20)));
     r.merge(upload)
         .routes(routes!(list_plugins))
         .routes(routes!(get_plugin, delete_plugin))
         .routes(routes!(activate))
         .routes(routes!(deactivate))
         .routes(routes!(run))
-}
-
-/// The largest accepted component, as the core knows it.
-fn vigil_plugin_host_limit() -> usize {
-    vigil_core::plugins::MAX_COMPONENT_BYTES
 }
 
 /// Install a plugin version: a multipart body with the component (any file part) and a
@@ -40,7 +35,7 @@ async fn upload_plugin(
     Auth(p): Auth,
     Multipart(mut mp): Multipart,
 ) -> ApiResult<(StatusCode, axum::Json<PluginInfo>)> {
-    let limit = vigil_plugin_host_limit();
+    let limit = MAX_COMPONENT_BYTES;
     let (mut manifest, mut wasm) = (None, None);
     let malformed = |e: axum::extract::multipart::MultipartError| {
         Error::structure(format!("the request body is truncated or malformed: {}", e.body_text()))
