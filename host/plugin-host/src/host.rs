@@ -6,7 +6,6 @@ use crate::error::GuestError;
 use crate::limits::Limits;
 use crate::services::{FaceBox, Services};
 use image::RgbImage;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -50,7 +49,7 @@ pub struct CallContext {
 
 pub struct HostState {
     pub(crate) ctx: CallContext,
-    config: Arc<BTreeMap<String, String>>,
+    meta: Arc<crate::PluginMeta>,
     pub(crate) table: ResourceTable,
     wasi: WasiCtx,
     pub(crate) limits: StoreLimits,
@@ -67,7 +66,7 @@ pub struct HostState {
 impl HostState {
     pub(crate) fn new(
         ctx: CallContext,
-        config: Arc<BTreeMap<String, String>>,
+        meta: Arc<crate::PluginMeta>,
         budget: Limits,
         services: Arc<dyn Services>,
     ) -> Self {
@@ -83,7 +82,7 @@ impl HostState {
         table.set_max_capacity(budget.handles);
         HostState {
             ctx,
-            config,
+            meta,
             table,
             // No preopens, environment, arguments or sockets: WASI is linked only because std guests
             // import its stdio and clocks.
@@ -211,11 +210,11 @@ impl wit::log::Host for HostState {
 impl wit::config::Host for HostState {
     async fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
         self.charge()?;
-        Ok(self.config.get(&key).cloned())
+        Ok(self.meta.config.get(&key).cloned())
     }
     async fn keys(&mut self) -> wasmtime::Result<Vec<String>> {
         self.charge()?;
-        Ok(self.config.keys().cloned().collect())
+        Ok(self.meta.config.keys().cloned().collect())
     }
 }
 

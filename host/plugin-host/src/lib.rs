@@ -166,14 +166,7 @@ enum Pre {
 
 /// An installed plugin version. Cheap to share; calls hold an `Arc` so a swap never cuts them off.
 pub struct Plugin {
-    pub id: Uuid,
-    /// `None` for a global built-in.
-    pub company_id: Option<Uuid>,
-    pub name: String,
-    pub version: String,
-    pub kind: Kind,
-    pub sha256: String,
-    pub config: Arc<BTreeMap<String, String>>,
+    pub meta: Arc<PluginMeta>,
     pre: Pre,
 }
 
@@ -422,16 +415,7 @@ impl PluginHost {
 
     /// Makes an installable plugin out of a compiled or loaded component.
     pub fn plugin(&self, meta: PluginMeta, compiled: PreparedComponent) -> Plugin {
-        Plugin {
-            id: meta.id,
-            company_id: meta.company_id,
-            name: meta.name,
-            version: meta.version,
-            kind: meta.kind,
-            sha256: meta.sha256,
-            config: Arc::new(meta.config),
-            pre: compiled.0,
-        }
+        Plugin { meta: Arc::new(meta), pre: compiled.0 }
     }
 
     fn permit(&self, company: Uuid) -> Result<OwnedSemaphorePermit, CallError> {
@@ -443,12 +427,13 @@ impl PluginHost {
     }
 
     fn store(&self, plugin: &Plugin, company: Uuid) -> Store<HostState> {
-        let limits = self.limits(plugin.kind);
-        let ctx = CallContext { company_id: company, plugin: plugin.name.clone(), version: plugin.version.clone() };
+        let meta = &plugin.meta;
+        let limits = self.limits(meta.kind);
+        let ctx = CallContext { company_id: company, plugin: meta.name.clone(), version: meta.version.clone() };
         let fuel = limits.fuel;
         let hostcall_bytes = limits.hostcall_bytes;
-        let state = HostState::new(ctx, plugin.config.clone(), limits, self.services.clone());
-        let mut store = Store::new(self.engine_for(plugin.kind).0, state);
+        let state = HostState::new(ctx, meta.clone(), limits, self.services.clone());
+        let mut store = Store::new(self.engine_for(meta.kind).0, state);
         store.limiter(|s| &mut s.limits);
         store.set_hostcall_fuel(hostcall_bytes);
         if let Some(f) = fuel {
@@ -479,8 +464,8 @@ impl PluginHost {
         let Pre::Analysis(pre) = &plugin.pre else {
             return Err(CallError::Host(format!(
                 "plugin '{}' is a {} plugin, not an analysis",
-                plugin.name,
-                plugin.kind.as_str()
+                plugin.meta.name,
+                plugin.meta.kind.as_str()
             )));
         };
         let _permit = self.permit(company)?;
@@ -540,7 +525,7 @@ impl PluginHost {
         variants: Vec<String>,
     ) -> Result<String, CallError> {
         let Pre::AbRule(pre) = &plugin.pre else {
-            return Err(CallError::Host(format!("plugin '{}' is not an A/B rule", plugin.name)));
+            return Err(CallError::Host(format!("plugin '{}' is not an A/B rule", plugin.meta.name)));
         };
         let _permit = self.permit(company)?;
         let mut store = self.store(plugin, company);
@@ -568,7 +553,7 @@ impl PluginHost {
     /// Runs `render` of a report template.
     pub async fn render(&self, plugin: &Plugin, company: Uuid, data_json: &str) -> Result<(String, String), CallError> {
         let Pre::ReportTemplate(pre) = &plugin.pre else {
-            return Err(CallError::Host(format!("plugin '{}' is not a report template", plugin.name)));
+            return Err(CallError::Host(format!("plugin '{}' is not a report template", plugin.meta.name)));
         };
         let _permit = self.permit(company)?;
         let mut store = self.store(plugin, company);
@@ -615,7 +600,7 @@ impl PluginHost {
     ) -> Result<Vec<Finding>, CallError> {
         use bindings::document_check::vigil::plugin::document_types as dt;
         let Pre::DocumentCheck(pre) = &plugin.pre else {
-            return Err(CallError::Host(format!("plugin '{}' is not a document check", plugin.name)));
+            return Err(CallError::Host(format!("plugin '{}' is not a document check", plugin.meta.name)));
         };
         let _permit = self.permit(company)?;
         let mut store = self.store(plugin, company);
@@ -653,6 +638,7 @@ impl PluginHost {
 }
 
 /// Metadata of an installed version.
+#[derive(Debug, Clone)]
 pub struct PluginMeta {
     pub id: Uuid,
     pub company_id: Option<Uuid>,

@@ -20,7 +20,7 @@ impl Registry {
 
     /// Makes `plugin` the active version of its (company, name); returns the one it replaced.
     pub fn activate(&self, plugin: Arc<Plugin>) -> Option<Arc<Plugin>> {
-        let key = (plugin.company_id, plugin.name.clone());
+        let key = (plugin.meta.company_id, plugin.meta.name.clone());
         self.active.write().map(|mut m| m.insert(key, plugin)).unwrap_or(None)
     }
 
@@ -28,7 +28,7 @@ impl Registry {
     pub fn deactivate(&self, company_id: Option<Uuid>, name: &str, plugin_id: Uuid) -> bool {
         let Ok(mut m) = self.active.write() else { return false };
         let key = (company_id, name.to_string());
-        if m.get(&key).is_some_and(|p| p.id == plugin_id) {
+        if m.get(&key).is_some_and(|p| p.meta.id == plugin_id) {
             m.remove(&key);
             true
         } else {
@@ -45,15 +45,15 @@ impl Registry {
 
     /// Every active (company, name, plugin id).
     pub fn entries(&self) -> Vec<(Option<Uuid>, String, Uuid)> {
-        self.active.read().map(|m| m.iter().map(|((c, n), p)| (*c, n.clone(), p.id)).collect()).unwrap_or_default()
+        self.active.read().map(|m| m.iter().map(|((c, n), p)| (*c, n.clone(), p.meta.id)).collect()).unwrap_or_default()
     }
 
     /// The active version with this id, if it is active anywhere.
     pub fn by_id(&self, id: Uuid) -> Option<Arc<Plugin>> {
-        self.active.read().ok()?.values().find(|p| p.id == id).cloned()
+        self.active.read().ok()?.values().find(|p| p.meta.id == id).cloned()
     }
 
     pub fn active_id(&self, company_id: Option<Uuid>, name: &str) -> Option<Uuid> {
-        self.active.read().ok()?.get(&(company_id, name.to_string())).map(|p| p.id)
+        self.active.read().ok()?.get(&(company_id, name.to_string())).map(|p| p.meta.id)
     }
 }

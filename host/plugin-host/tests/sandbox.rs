@@ -331,7 +331,7 @@ async fn registry_isolates_companies_and_swaps_atomically() {
             let (mut ok, mut failed) = (0u32, 0u32);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let p = reg.resolve(a, "answer").unwrap();
-                let expected = format!("\"answer\":\"v{}\"", p.config["answer"].trim_start_matches('v'));
+                let expected = format!("\"answer\":\"v{}\"", p.meta.config["answer"].trim_start_matches('v'));
                 match h
                     .analyze(
                         &p,
@@ -365,7 +365,7 @@ async fn registry_isolates_companies_and_swaps_atomically() {
     reg.activate(v[1].clone());
     let prev = reg.activate(v[2].clone()).unwrap();
     reg.activate(prev);
-    assert_eq!(reg.resolve(a, "answer").unwrap().config["answer"], "v1");
+    assert_eq!(reg.resolve(a, "answer").unwrap().meta.config["answer"], "v1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
