@@ -61,10 +61,19 @@ openapi:
 release: setup
 	$(CARGO) build --release --locked -p vigil
 
+# Python with the onnxruntime wheel, numpy and Pillow: the reference side of the vision benchmark.
+BENCH_VENV ?= $(CARGO_TARGET_DIR)/bench-venv
+$(BENCH_VENV)/bin/python:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q onnxruntime==1.32.0 numpy==2.4.6 pillow==13.0.0
+
 # Speed is measured here, not in timed tests.
-bench: setup assets plugins
+bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-plugin-host --bench plugin_host
-	$(CARGO) bench --profile release --locked -p vigil-inference --bench vision
+	VIGIL_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --profile release --locked -p vigil-inference --bench vision
+	$(CARGO) bench --profile release --locked -p vigil-core --bench video
+	$(CARGO) build --release --locked -p vigil
+	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
 
 clean:
 	$(CARGO) clean

@@ -258,7 +258,7 @@ pub fn file(field: &str, name: &str, bytes: Vec<u8>) -> FilePart {
 }
 
 impl Server {
-    fn req(&self, method: reqwest::Method, sess: Option<&Session>, path: &str) -> reqwest::RequestBuilder {
+    pub fn req(&self, method: reqwest::Method, sess: Option<&Session>, path: &str) -> reqwest::RequestBuilder {
         let b = self.http.request(method, self.url(path));
         match sess {
             Some(s) => b.header("X-Forensic-Access-Token", &s.token),
@@ -393,4 +393,39 @@ impl Server {
         read(self.req(reqwest::Method::POST, Some(sess), "/api/plugins/").multipart(form).send().await.expect("send"))
             .await
     }
+}
+
+/// The assets directory (`make assets`): ONNX Runtime, models, test photos.
+pub fn assets_dir() -> PathBuf {
+    std::env::var("VIGIL_ASSETS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")))
+}
+
+/// A public-domain test photo from the assets directory.
+pub fn test_photo(name: &str) -> Vec<u8> {
+    let p = assets_dir().join("testdata").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}; run `make assets`", p.display()))
+}
+
+/// A real video made by ffmpeg from a still: `secs` seconds at 10 fps, in the container of `ext`
+/// (mp4 → H.264, webm → VP8, mov → H.264), scaled to `width` wide.
+pub fn video_of(photo: &str, secs: u32, ext: &str, width: u32) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = assets_dir().join("testdata").join(photo);
+    let out = dir.path().join(format!("v.{ext}"));
+    let codec: &[&str] = match ext {
+        "webm" => &["-c:v", "libvpx", "-b:v", "1M"],
+        _ => &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+    };
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-loop", "1", "-i"])
+        .arg(&src)
+        .args(["-t", &secs.to_string(), "-r", "10", "-vf", &format!("scale={width}:-2")])
+        .args(codec)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (make setup installs it)");
+    assert!(st.success(), "ffmpeg could not make the test video");
+    std::fs::read(out).expect("video")
 }

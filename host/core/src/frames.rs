@@ -1,10 +1,18 @@
-//! Frames of a stored media file for plugins: a photo is one frame; a shots set (ZIP of images)
-//! gives its images in name order. Archive entries are read in memory, never written anywhere,
-//! under limits on entry count, sizes and compression ratio (zip bombs).
+//! Frames of a stored media file for plugins: a photo is one frame; a shots set (a ZIP, a
+//! gzip-compressed tar, or one gzip-compressed image) gives its images in name order; a video
+//! gives sampled frames through ffmpeg (`crate::video`). Archive entries are read in memory,
+//! never written anywhere, under limits on entry count, sizes and compression ratio (zip bombs),
+//! and entries whose names would escape a directory are refused.
 
+use crate::App;
+use crate::video::temp_input;
 use image::RgbImage;
+use std::collections::HashMap;
 use std::io::{Cursor, Read};
-use vigil_domain::{Error, Result};
+use std::sync::Arc;
+use uuid::Uuid;
+use vigil_domain::media::{MediaError, MediaType, Sniffed, sniff};
+use vigil_domain::model::Media;
 
 /// Bounds on what one shots set may expand to.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +20,7 @@ pub struct ShotsLimits {
     pub max_entries: usize,
     pub max_entry_bytes: u64,
     pub max_total_bytes: u64,
-    /// Uncompressed size ÷ compressed size, per entry.
+    /// Uncompressed size ÷ compressed size, per entry (ZIP) or for the whole stream (gzip).
     pub max_ratio: u64,
     pub max_pixels: u64,
 }
@@ -29,9 +37,40 @@ impl Default for ShotsLimits {
     }
 }
 
+fn bad(m: impl Into<String>) -> MediaError {
+    MediaError::BadArchive(m.into())
+}
+
+/// An entry name that is absolute or climbs out with `..` is refused even though nothing is
+/// extracted: a client sending one is not a camera SDK.
+fn check_name(name: &str) -> Result<(), MediaError> {
+    let escapes = name.starts_with('/')
+        || name.starts_with('\\')
+        || name.contains(':')
+        || name.split(['/', '\\']).any(|part| part == "..");
+    if escapes { Err(bad(format!("entry '{name}' escapes the archive"))) } else { Ok(()) }
+}
+
+/// Decodes one entry if it is an image; other entries are skipped.
+fn image_entry(buf: &[u8], name: &str, max_pixels: u64) -> Result<Option<RgbImage>, MediaError> {
+    match sniff(buf, name) {
+        Ok(s) if s.media_type() == MediaType::Image => {
+            Ok(Some(crate::media::decode(buf, max_pixels, &format!("frame '{name}'"))?.into_rgb8()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Decodes the frames of a shots set of either container.
+pub fn shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
+    match sniff(bytes, "shots set") {
+        Ok(Sniffed::Gzip) => gzip_frames(bytes, limits),
+        _ => zip_frames(bytes, limits),
+    }
+}
+
 /// Decodes the image frames of a ZIP shots set, in entry-name order. Non-image entries are skipped.
-pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>> {
-    let bad = |m: String| Error::value(format!("shots set: {m}"));
+pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("not a readable ZIP: {e}")))?;
     if archive.len() > limits.max_entries {
         return Err(bad(format!("{} entries, at most {} allowed", archive.len(), limits.max_entries)));
@@ -39,8 +78,10 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>> {
     let mut names: Vec<(String, usize)> = Vec::new();
     for i in 0..archive.len() {
         let f = archive.by_index(i).map_err(|e| bad(format!("entry {i}: {e}")))?;
+        let name = f.name().map(|n| n.to_string()).map_err(|e| bad(format!("entry {i}: {e}")))?;
+        check_name(&name)?;
         if f.is_file() {
-            names.push((f.name().map(|n| n.to_string()).map_err(|e| bad(format!("entry {i}: {e}")))?, i));
+            names.push((name, i));
         }
     }
     names.sort();
@@ -51,7 +92,7 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>> {
         if declared > limits.max_entry_bytes || declared / packed > limits.max_ratio {
             return Err(bad(format!("entry '{name}' expands too much ({declared} bytes from {packed})")));
         }
-        // Read no more than declared (+1 to notice a lying header).
+        // Read no more than the limit (+1 to notice a lying header).
         let mut buf = Vec::with_capacity(declared as usize);
         f.take(limits.max_entry_bytes + 1).read_to_end(&mut buf).map_err(|e| bad(format!("{name}: {e}")))?;
         if buf.len() as u64 > limits.max_entry_bytes {
@@ -61,16 +102,121 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>> {
         if total > limits.max_total_bytes {
             return Err(bad(format!("more than {} bytes uncompressed", limits.max_total_bytes)));
         }
-        if vigil_domain::media::sniff(&buf, &name)
-            .is_ok_and(|s| s.media_type() == vigil_domain::media::MediaType::Image)
-        {
-            frames.push(crate::media::decode_rgb(&buf, limits.max_pixels)?);
-        }
+        frames.extend(image_entry(&buf, &name, limits.max_pixels)?);
     }
     if frames.is_empty() {
-        return Err(bad("no image frames in the archive".into()));
+        return Err(MediaError::EmptyArchive);
     }
     Ok(frames)
+}
+
+/// A gzip shots set: a tar of images, or a single compressed image. The stream is inflated at
+/// most to the total limit and the whole-stream ratio is checked before anything is decoded.
+pub fn gzip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
+    let cap = limits.max_total_bytes.min((bytes.len() as u64).saturating_mul(limits.max_ratio));
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(cap + 1)
+        .read_to_end(&mut raw)
+        .map_err(|e| bad(format!("not a readable gzip stream: {e}")))?;
+    if raw.len() as u64 > cap {
+        return Err(bad(format!("expands beyond {cap} bytes from {} compressed", bytes.len())));
+    }
+    if let Some(img) = image_entry(&raw, "shots set", limits.max_pixels)? {
+        return Ok(vec![img]);
+    }
+    let mut entries = Vec::new();
+    let mut archive = tar::Archive::new(Cursor::new(&raw[..]));
+    for entry in archive.entries().map_err(|e| bad(format!("neither an image nor a tar: {e}")))? {
+        let mut entry = entry.map_err(|e| bad(format!("tar entry: {e}")))?;
+        let name = entry.path_bytes().into_owned();
+        let name = String::from_utf8(name).map_err(|_| bad("tar entry name is not UTF-8"))?;
+        check_name(&name)?;
+        if entries.len() >= limits.max_entries {
+            return Err(bad(format!("more than {} entries", limits.max_entries)));
+        }
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        if entry.size() > limits.max_entry_bytes {
+            return Err(bad(format!("entry '{name}' is larger than {} bytes", limits.max_entry_bytes)));
+        }
+        let mut buf = Vec::new();
+        entry.read_to_end(&mut buf).map_err(|e| bad(format!("{name}: {e}")))?;
+        entries.push((name, buf));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut frames = Vec::new();
+    for (name, buf) in entries {
+        frames.extend(image_entry(&buf, &name, limits.max_pixels)?);
+    }
+    if frames.is_empty() {
+        return Err(MediaError::EmptyArchive);
+    }
+    Ok(frames)
+}
+
+/// Decoded frames of the media of one request (an analysis run over a folder), so that several
+/// plugins reading the same media decode it once. Dropped with the request.
+#[derive(Default)]
+pub struct FrameCache {
+    frames: tokio::sync::Mutex<HashMap<Uuid, Frames>>,
+    decodes: std::sync::atomic::AtomicUsize,
+}
+
+/// The frames of one media, shared.
+pub type Frames = Arc<Vec<Arc<RgbImage>>>;
+
+impl FrameCache {
+    /// How many media were actually decoded through this cache.
+    pub fn decodes(&self) -> usize {
+        self.decodes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl App {
+    /// The frames of a stored media: a photo → itself; a shots set → its images; a video →
+    /// frames sampled by ffmpeg. Served from `cache` when this request already decoded them.
+    pub async fn media_frames(&self, m: &Media, cache: &FrameCache) -> Result<Frames, MediaError> {
+        // The lock is held across the decode on purpose: a second plugin asking for the same
+        // media waits for the first decode instead of starting another.
+        let mut map = cache.frames.lock().await;
+        if let Some(f) = map.get(&m.media_id) {
+            return Ok(f.clone());
+        }
+        let frames = self.decode_media(m).await?;
+        cache.decodes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let frames: Frames = Arc::new(frames.into_iter().map(Arc::new).collect());
+        map.insert(m.media_id, frames.clone());
+        Ok(frames)
+    }
+
+    async fn decode_media(&self, m: &Media) -> Result<Vec<RgbImage>, MediaError> {
+        let bytes = self
+            .blob()
+            .read(&m.blob_key)
+            .await
+            .map_err(|e| MediaError::Corrupt("stored media".into(), e.to_string()))?;
+        let max_pixels = self.cfg().limits.max_image_pixels;
+        let ext = m.blob_key.rsplit('.').next().unwrap_or("bin").to_string();
+        match Sniffed::from_extension(&ext).map(Sniffed::media_type) {
+            Some(MediaType::Video) => {
+                let input = temp_input(&bytes, &ext)?;
+                crate::video::sample_frames(input.path(), &self.cfg().video).await
+            }
+            Some(MediaType::ShotsSet) => {
+                let limits = ShotsLimits { max_pixels, ..self.cfg().shots };
+                blocking(move || shots_frames(&bytes, limits)).await
+            }
+            _ => blocking(move || crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])).await,
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, MediaError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| MediaError::Corrupt("media".into(), e.to_string()))?
 }
 
 #[cfg(test)]
@@ -101,15 +247,51 @@ mod tests {
         let many: Vec<(String, Vec<u8>)> = (0..5).map(|i| (format!("{i}.png"), png(1, 1))).collect();
         let refs: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, d)| (n.as_str(), d.clone())).collect();
         let tight = ShotsLimits { max_entries: 3, ..ShotsLimits::default() };
-        assert!(zip_frames(&zip_of(&refs), tight).unwrap_err().message.contains("entries"));
+        assert!(zip_frames(&zip_of(&refs), tight).unwrap_err().to_string().contains("entries"));
         let bomb = zip_of(&[("zeros.bin", vec![0u8; 4 << 20])]);
-        assert!(zip_frames(&bomb, ShotsLimits::default()).unwrap_err().message.contains("expands too much"));
-        assert!(
-            zip_frames(&zip_of(&[("x.txt", b"t".to_vec())]), ShotsLimits::default())
-                .unwrap_err()
-                .message
-                .contains("no image")
+        assert!(zip_frames(&bomb, ShotsLimits::default()).unwrap_err().to_string().contains("expands too much"));
+        assert_eq!(
+            zip_frames(&zip_of(&[("x.txt", b"t".to_vec())]), ShotsLimits::default()).unwrap_err(),
+            MediaError::EmptyArchive
         );
-        assert!(zip_frames(b"PK\x03\x04garbage", ShotsLimits::default()).is_err());
+        assert_eq!(zip_frames(&zip_of(&[]), ShotsLimits::default()).unwrap_err(), MediaError::EmptyArchive);
+        assert!(matches!(zip_frames(b"PK\x03\x04garbage", ShotsLimits::default()), Err(MediaError::BadArchive(_))));
+        let escape = zip_of(&[("../evil.png", png(2, 2))]);
+        assert!(zip_frames(&escape, ShotsLimits::default()).unwrap_err().to_string().contains("escapes"));
+    }
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            // Written raw so that hostile names reach the reader as they are.
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+            h.set_cksum();
+            b.append(&h, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn gzip_shots_sets() {
+        let one = gz(&png(3, 2));
+        assert_eq!(shots_frames(&one, ShotsLimits::default()).unwrap()[0].width(), 3);
+        let set = gz(&tar_of(&[("2.png", png(5, 1)), ("1.png", png(4, 1)), ("readme", b"x".to_vec())]));
+        let frames = shots_frames(&set, ShotsLimits::default()).unwrap();
+        assert_eq!(frames.iter().map(|f| f.width()).collect::<Vec<_>>(), vec![4, 5]);
+        let escape = gz(&tar_of(&[("../../etc/x.png", png(2, 2))]));
+        assert!(shots_frames(&escape, ShotsLimits::default()).unwrap_err().to_string().contains("escapes"));
+        let bomb = gz(&vec![0u8; 8 << 20]);
+        assert!(shots_frames(&bomb, ShotsLimits::default()).unwrap_err().to_string().contains("expands beyond"));
+        assert_eq!(shots_frames(&gz(&tar_of(&[])), ShotsLimits::default()).unwrap_err(), MediaError::EmptyArchive);
+        assert!(matches!(shots_frames(&one[..one.len() / 2], ShotsLimits::default()), Err(MediaError::BadArchive(_))));
     }
 }

@@ -14,6 +14,7 @@ pub mod meta;
 pub mod plugins;
 pub mod upload;
 pub mod users;
+pub mod video;
 pub mod vision;
 
 use std::sync::Arc;
@@ -62,6 +63,12 @@ pub struct CoreConfig {
     pub timezone: String,
     /// Concurrent plugin calls per company.
     pub plugin_concurrency: usize,
+    /// How videos are decoded (ffmpeg limits, frame sampling).
+    pub video: video::VideoLimits,
+    /// What a shots set may expand to.
+    pub shots: frames::ShotsLimits,
+    /// Rebuild an MP4 preview (`video_url`) from every uploaded shots set.
+    pub shots_preview: bool,
 }
 
 impl Default for CoreConfig {
@@ -76,6 +83,9 @@ impl Default for CoreConfig {
             limits: Limits::default(),
             timezone: "UTC".into(),
             plugin_concurrency: 8,
+            video: video::VideoLimits::default(),
+            shots: frames::ShotsLimits::default(),
+            shots_preview: true,
         }
     }
 }

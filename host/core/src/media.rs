@@ -6,8 +6,8 @@ use futures::Stream;
 use image::ImageReader;
 use std::io::Cursor;
 use uuid::Uuid;
-use vigil_domain::media::{Sniffed, validate_tags};
-use vigil_domain::model::Media;
+use vigil_domain::media::{MediaError, MediaType, Sniffed, validate_tags};
+use vigil_domain::model::{Media, SnapshotRequest};
 use vigil_domain::policy::Principal;
 use vigil_domain::{Error, Result};
 use vigil_store::{folders, media};
@@ -16,42 +16,55 @@ const THUMB_SIDE: u32 = 256;
 
 /// Decodes an image with EXIF orientation applied and the pixel count bounded (decompression
 /// bombs are refused before any pixel is allocated). `what` names the file in errors.
-fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<image::DynamicImage> {
+pub fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<image::DynamicImage, MediaError> {
     use image::ImageDecoder;
-    let bad = |e: &dyn std::fmt::Display| Error::value(format!("{what} is not a readable image: {e}"));
-    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| bad(&e))?;
-    let (w, h) = reader.into_dimensions().map_err(|e| bad(&e))?;
+    let corrupt = |e: &dyn std::fmt::Display| MediaError::Corrupt(what.to_string(), e.to_string());
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| corrupt(&e))?;
+    if reader.format().is_none() {
+        return Err(MediaError::NotImage(what.to_string()));
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| corrupt(&e))?;
     if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(Error::value(format!("{what} is {w}×{h} pixels, more than the limit of {max_pixels}")));
+        return Err(MediaError::TooManyPixels { what: what.to_string(), width: w, height: h, limit: max_pixels });
     }
     let mut decoder = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| bad(&e))?
+        .map_err(|e| corrupt(&e))?
         .into_decoder()
-        .map_err(|e| bad(&e))?;
+        .map_err(|e| corrupt(&e))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| bad(&e))?;
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| corrupt(&e))?;
     img.apply_orientation(orientation);
     Ok(img)
 }
 
 /// Decodes a stored photo into RGB (for plugins).
-pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<image::RgbImage> {
+pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<image::RgbImage, MediaError> {
     Ok(decode(bytes, max_pixels, "stored image")?.into_rgb8())
+}
+
+/// A JPEG no larger than `THUMB_SIDE`×`THUMB_SIDE` with the aspect ratio kept, never enlarged.
+pub fn thumbnail_jpeg(img: &image::DynamicImage) -> Result<Bytes> {
+    let thumb = if img.width() > THUMB_SIDE || img.height() > THUMB_SIDE {
+        img.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8()
+    } else {
+        img.to_rgb8()
+    };
+    jpeg(&thumb)
+}
+
+/// Encodes RGB pixels as a JPEG.
+pub fn jpeg(img: &image::RgbImage) -> Result<Bytes> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).map_err(Error::internal)?;
+    Ok(Bytes::from(out.into_inner()))
 }
 
 /// Makes a JPEG thumbnail that fits `THUMB_SIDE`×`THUMB_SIDE` with the aspect ratio kept, never
 /// enlarged. Returns the oriented size of the original.
 pub fn make_thumbnail(bytes: &[u8], max_pixels: u64, field: &str) -> Result<(u32, u32, Bytes)> {
     let img = decode(bytes, max_pixels, &format!("file '{field}'"))?;
-    let thumb = if img.width() > THUMB_SIDE || img.height() > THUMB_SIDE {
-        img.thumbnail(THUMB_SIDE, THUMB_SIDE).into_rgb8()
-    } else {
-        img.to_rgb8()
-    };
-    let mut out = Cursor::new(Vec::new());
-    thumb.write_to(&mut out, image::ImageFormat::Jpeg).map_err(Error::internal)?;
-    Ok((img.width(), img.height(), Bytes::from(out.into_inner())))
+    Ok((img.width(), img.height(), thumbnail_jpeg(&img)?))
 }
 
 /// Which stored file a static URL names.
@@ -59,6 +72,7 @@ pub fn make_thumbnail(bytes: &[u8], max_pixels: u64, field: &str) -> Result<(u32
 pub enum FileKind {
     Original,
     Thumb,
+    Preview,
 }
 
 /// A file ready to stream out.
@@ -79,6 +93,11 @@ impl App {
         }
         if m.media_type == vigil_domain::media::MediaType::Video.as_str() {
             m.video_url = Some(m.original_url.clone());
+        }
+        if m.preview_key.is_some() {
+            let url = format!("{base}/static/{}/{}_preview.mp4", m.folder_id, m.media_id);
+            m.video_url = Some(url.clone());
+            m.preview_url = Some(url);
         }
         m
     }
@@ -116,7 +135,7 @@ impl App {
         media::delete(&mut tx, id).await.infra()?;
         folders::touch(&mut tx, f.folder_id, now_micros()).await.infra()?;
         tx.commit().await.infra()?;
-        for key in std::iter::once(&m.blob_key).chain(m.thumb_key.as_ref()) {
+        for key in std::iter::once(&m.blob_key).chain(&m.thumb_key).chain(&m.preview_key).chain(&m.snapshot_key) {
             if let Err(e) = self.blob().delete(key).await {
                 tracing::error!(key = %key, error = %e, "media file not removed");
             }
@@ -129,9 +148,12 @@ impl App {
     /// folder; with it off the unguessable name is the only protection.
     pub async fn media_file(&self, p: Option<&Principal>, folder_id: Uuid, file: &str) -> Result<FileBody> {
         let not_found = || Error::not_found("file");
-        let (stem, kind) = match file.strip_suffix("_thumb.jpg") {
-            Some(stem) => (stem, FileKind::Thumb),
-            None => (file.rsplit_once('.').map(|(s, _)| s).ok_or_else(not_found)?, FileKind::Original),
+        let (stem, kind) = if let Some(stem) = file.strip_suffix("_thumb.jpg") {
+            (stem, FileKind::Thumb)
+        } else if let Some(stem) = file.strip_suffix("_preview.mp4") {
+            (stem, FileKind::Preview)
+        } else {
+            (file.rsplit_once('.').map(|(s, _)| s).ok_or_else(not_found)?, FileKind::Original)
         };
         let id = Uuid::parse_str(stem).map_err(|_| not_found())?;
         let m = media::get(&mut self.store(), id).await.infra()?.ok_or_else(not_found)?;
@@ -152,6 +174,7 @@ impl App {
         }
         let (key, content_type) = match kind {
             FileKind::Thumb => (m.thumb_key.clone().ok_or_else(not_found)?, "image/jpeg".to_string()),
+            FileKind::Preview => (m.preview_key.clone().ok_or_else(not_found)?, "video/mp4".to_string()),
             FileKind::Original => {
                 let ext = m.blob_key.rsplit('.').next().unwrap_or("");
                 if !file.ends_with(&format!(".{ext}")) {
@@ -161,8 +184,74 @@ impl App {
                 (m.blob_key.clone(), ct.to_string())
             }
         };
-        let size = self.blob().size(&key).await.infra()?;
-        let stream = self.blob().stream(&key).await.infra()?;
+        self.file_body(&key, content_type).await
+    }
+
+    async fn file_body(&self, key: &str, content_type: String) -> Result<FileBody> {
+        let size = self.blob().size(key).await.infra()?;
+        let stream = self.blob().stream(key).await.infra()?;
         Ok(FileBody { content_type, size, stream: Box::pin(stream) })
+    }
+
+    /// `GET /api/media/{id}/snapshot/`: the media's still as a JPEG, made on first use.
+    pub async fn snapshot(&self, p: &Principal, id: Uuid) -> Result<FileBody> {
+        let (m, _) = self.media_for_read(p, id).await?;
+        let key = match m.snapshot_key {
+            Some(k) => k,
+            None => self.store_snapshot(&m, SnapshotRequest::default()).await?,
+        };
+        self.file_body(&key, "image/jpeg".into()).await
+    }
+
+    /// `POST /api/media/{id}/snapshot/`: makes the still again — of a video at `time` seconds,
+    /// of a shots set at frame `frame`, by default the first frame — and returns it.
+    pub async fn regenerate_snapshot(&self, p: &Principal, id: Uuid, req: SnapshotRequest) -> Result<FileBody> {
+        let (m, f) = self.media_for_read(p, id).await?;
+        if !p.can_write_folder(f.owned()) {
+            return Err(Error::forbidden());
+        }
+        let key = self.store_snapshot(&m, req).await?;
+        self.file_body(&key, "image/jpeg".into()).await
+    }
+
+    async fn store_snapshot(&self, m: &Media, req: SnapshotRequest) -> Result<String> {
+        if req.time.is_some_and(|t| !t.is_finite() || t < 0.0) {
+            return Err(Error::value("'time' must be a non-negative number of seconds"));
+        }
+        let bytes = self.blob().read(&m.blob_key).await.infra()?;
+        let max_pixels = self.cfg().limits.max_image_pixels;
+        let ext = m.blob_key.rsplit('.').next().unwrap_or("bin").to_string();
+        let still = match Sniffed::from_extension(&ext).map(Sniffed::media_type) {
+            Some(MediaType::Video) => {
+                let input = crate::video::temp_input(&bytes, &ext)?;
+                crate::video::still(input.path(), req.time, &self.cfg().video).await?
+            }
+            Some(MediaType::ShotsSet) => {
+                let limits = crate::frames::ShotsLimits { max_pixels, ..self.cfg().shots };
+                let frames = tokio::task::spawn_blocking(move || crate::frames::shots_frames(&bytes, limits))
+                    .await
+                    .map_err(Error::internal)??;
+                let n = frames.len();
+                let i = req.frame.unwrap_or(0);
+                frames
+                    .into_iter()
+                    .nth(i)
+                    .ok_or_else(|| Error::value(format!("frame {i} does not exist; the shots set has {n}")))?
+            }
+            _ => {
+                tokio::task::spawn_blocking(move || decode_rgb(&bytes, max_pixels)).await.map_err(Error::internal)??
+            }
+        };
+        let jpeg = tokio::task::spawn_blocking(move || jpeg(&still)).await.map_err(Error::internal)??;
+        let key = format!("{}/{}/{}_snapshot.jpg", m.company_id, m.folder_id, m.media_id);
+        self.blob().put(&key, jpeg).await.infra()?;
+        match media::set_snapshot(&mut self.store(), m.media_id, &key, now_micros()).await.infra() {
+            Ok(1) => Ok(key),
+            // The media was deleted meanwhile: do not leave the file behind.
+            other => {
+                let _ = self.blob().delete(&key).await;
+                other.and(Err(Error::not_found("media")))
+            }
+        }
     }
 }

@@ -371,7 +371,7 @@ impl App {
             Some(active) => active,
             None => self.prepare_plugin(&row).await?,
         };
-        let max_pixels = self.cfg().limits.max_image_pixels;
+        let cache = crate::frames::FrameCache::default();
         let mut media = Vec::new();
         for m in &folder.media {
             let kind = match m.media_type.as_str() {
@@ -379,25 +379,8 @@ impl App {
                 "VIDEO_FOLDER" => MediaKind::Video,
                 _ => MediaKind::ShotsSet,
             };
-            // Photos and ZIP shots sets are decoded here; video frames arrive with ffmpeg decoding.
-            let zip = m.info.content_type == "application/zip";
-            let frames: Vec<Arc<image::RgbImage>> = if kind == MediaKind::Image || zip {
-                let bytes = self.blob().read(&m.blob_key).await.infra()?;
-                let limits = crate::frames::ShotsLimits { max_pixels, ..Default::default() };
-                let decoded = tokio::task::spawn_blocking(move || {
-                    if zip {
-                        crate::frames::zip_frames(&bytes, limits)
-                    } else {
-                        crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])
-                    }
-                })
-                .await
-                .map_err(Error::internal)??;
-                decoded.into_iter().map(Arc::new).collect()
-            } else {
-                Vec::new()
-            };
-            media.push(MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames });
+            let frames = self.media_frames(m, &cache).await?;
+            media.push(MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames: frames.to_vec() });
         }
         let input = AnalysisInput {
             analysis_type: req.analysis_type.unwrap_or_else(|| "CUSTOM".into()).to_ascii_uppercase(),

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 use vigil_blob::Blob;
-use vigil_domain::media::{MediaType, SNIFF_LEN, Sniffed, sniff, validate_tags};
+use vigil_domain::media::{MediaError, MediaType, SNIFF_LEN, Sniffed, sniff, validate_tags};
 use vigil_domain::model::{Folder, Media, MediaInfo};
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Principal, Result};
@@ -29,9 +29,12 @@ struct Staged {
     sniffed: Sniffed,
     key: String,
     thumb_key: Option<String>,
+    preview_key: Option<String>,
     size: u64,
     width: Option<i64>,
     height: Option<i64>,
+    /// What decoding learned (video codec and duration, frame count, or why decoding failed).
+    technical: Map<String, Value>,
 }
 
 #[derive(Default)]
@@ -195,9 +198,9 @@ impl Upload {
         let sniffed = sniff(&head, &field)?;
         let media_id = Uuid::new_v4();
         let key = format!("{}/{}/{}.{}", self.company_id, self.folder_id, media_id, sniffed.extension());
-        let is_image = sniffed.media_type() == MediaType::Image;
-        // Images are kept in memory for the thumbnail; they are bounded by the file-size limit.
-        let mut image = if is_image { Some(BytesMut::new()) } else { None };
+        // The file is also kept in memory for its thumbnail (and a shots set's preview); it is
+        // bounded by the file-size limit.
+        let mut kept = BytesMut::new();
 
         let mut w = self.app.blob().writer(&key).await.infra()?;
         self.written.push(key.clone());
@@ -220,9 +223,7 @@ impl Upload {
                         format!("the request is larger than the limit of {} bytes", limits.max_request_size),
                     ));
                 }
-                if let Some(buf) = image.as_mut() {
-                    buf.extend_from_slice(&chunk);
-                }
+                kept.extend_from_slice(&chunk);
                 w.write(chunk).await.infra()?;
                 next = stream.next().await;
             }
@@ -235,20 +236,39 @@ impl Upload {
         }
         w.close().await.infra()?;
 
-        let (mut width, mut height, mut thumb_key) = (None, None, None);
-        if let Some(buf) = image {
-            let max_pixels = limits.max_image_pixels;
-            let field2 = field.clone();
-            let (w, h, thumb) =
-                tokio::task::spawn_blocking(move || crate::media::make_thumbnail(&buf, max_pixels, &field2))
-                    .await
-                    .map_err(Error::internal)??;
-            let tk = format!("{}/{}/{}_thumb.jpg", self.company_id, self.folder_id, media_id);
-            self.written.push(tk.clone());
-            self.app.blob().put(&tk, thumb).await.infra()?;
-            (width, height, thumb_key) = (Some(w as i64), Some(h as i64), Some(tk));
-        }
-        self.files.push(Staged { field, original_name, media_id, sniffed, key, thumb_key, size, width, height });
+        let stem = format!("{}/{}/{}", self.company_id, self.folder_id, media_id);
+        let d = self.app.derive(sniffed, kept.freeze(), &field).await?;
+        let thumb_key = match d.thumb {
+            Some(thumb) => {
+                let tk = format!("{stem}_thumb.jpg");
+                self.written.push(tk.clone());
+                self.app.blob().put(&tk, thumb).await.infra()?;
+                Some(tk)
+            }
+            None => None,
+        };
+        let preview_key = match d.preview {
+            Some(mp4) => {
+                let pk = format!("{stem}_preview.mp4");
+                self.written.push(pk.clone());
+                self.app.blob().put(&pk, Bytes::from(mp4)).await.infra()?;
+                Some(pk)
+            }
+            None => None,
+        };
+        self.files.push(Staged {
+            field,
+            original_name,
+            media_id,
+            sniffed,
+            key,
+            thumb_key,
+            preview_key,
+            size,
+            width: d.width.map(i64::from),
+            height: d.height.map(i64::from),
+            technical: d.technical,
+        });
         Ok(())
     }
 
@@ -286,6 +306,7 @@ impl Upload {
                 original_url: String::new(),
                 thumb_url: None,
                 video_url: None,
+                preview_url: None,
                 info: MediaInfo {
                     size: f.size as i64,
                     content_type: f.sniffed.content_type().to_string(),
@@ -293,11 +314,17 @@ impl Upload {
                     height: f.height,
                 },
                 meta_data: payload.media_meta.remove(&f.field).unwrap_or_else(|| Value::Object(Map::new())),
-                technical_meta_data: serde_json::json!({ "field_name": f.field }),
+                technical_meta_data: {
+                    let mut t = f.technical.clone();
+                    t.insert("field_name".into(), Value::from(f.field.clone()));
+                    Value::Object(t)
+                },
                 time_created: t,
                 time_updated: t,
                 blob_key: f.key.clone(),
                 thumb_key: f.thumb_key.clone(),
+                preview_key: f.preview_key.clone(),
+                snapshot_key: None,
             })
             .collect();
         self.payload = Some(payload);
@@ -382,4 +409,84 @@ impl Upload {
         let (_, items) = self.finish().await?;
         Ok(items.into_iter().map(|m| app.with_urls(m)).collect())
     }
+}
+
+/// Files and facts derived from an upload.
+struct Derived {
+    thumb: Option<Bytes>,
+    preview: Option<Vec<u8>>,
+    width: Option<u32>,
+    height: Option<u32>,
+    technical: Map<String, Value>,
+}
+
+impl App {
+    /// A photo must decode (else the upload is refused). A video or shots set is stored even when
+    /// it cannot be decoded — the analysis reports why — but when it can, it gets its first frame
+    /// as the thumbnail and, for a shots set, an MP4 preview.
+    async fn derive(&self, sniffed: Sniffed, bytes: Bytes, field: &str) -> Result<Derived> {
+        let mut d = Derived { thumb: None, preview: None, width: None, height: None, technical: Map::new() };
+        let max_pixels = self.cfg().limits.max_image_pixels;
+        match sniffed.media_type() {
+            MediaType::Image => {
+                let field = field.to_string();
+                let (w, h, thumb) =
+                    tokio::task::spawn_blocking(move || crate::media::make_thumbnail(&bytes, max_pixels, &field))
+                        .await
+                        .map_err(Error::internal)??;
+                (d.width, d.height, d.thumb) = (Some(w), Some(h), Some(thumb));
+            }
+            MediaType::Video => {
+                let lim = &self.cfg().video;
+                let probed = async {
+                    let input = crate::video::temp_input(&bytes, sniffed.extension())?;
+                    let probe = crate::video::probe(input.path(), lim).await?;
+                    let first = crate::video::still(input.path(), None, lim).await?;
+                    Ok::<_, MediaError>((probe, first))
+                }
+                .await;
+                match probed {
+                    Ok((probe, first)) => {
+                        (d.width, d.height) = (Some(probe.width), Some(probe.height));
+                        d.technical.insert("codec".into(), Value::from(probe.codec));
+                        if let Some(secs) = probe.duration_secs {
+                            d.technical.insert("duration".into(), Value::from(secs));
+                        }
+                        d.thumb = Some(crate::media::thumbnail_jpeg(&image::DynamicImage::ImageRgb8(first))?);
+                    }
+                    Err(e) => note_undecodable(&mut d, field, &e),
+                }
+            }
+            MediaType::ShotsSet => {
+                let limits = crate::frames::ShotsLimits { max_pixels, ..self.cfg().shots };
+                let frames = tokio::task::spawn_blocking(move || crate::frames::shots_frames(&bytes, limits))
+                    .await
+                    .map_err(Error::internal)?;
+                match frames {
+                    Ok(frames) => {
+                        let first = image::DynamicImage::ImageRgb8(frames[0].clone());
+                        (d.width, d.height) = (Some(first.width()), Some(first.height()));
+                        d.technical.insert("frames".into(), Value::from(frames.len()));
+                        d.thumb = Some(crate::media::thumbnail_jpeg(&first)?);
+                        if self.cfg().shots_preview {
+                            match crate::video::encode_preview(&frames, SHOTS_PREVIEW_FPS, &self.cfg().video).await {
+                                Ok(mp4) => d.preview = Some(mp4),
+                                Err(e) => tracing::warn!(field, error = %e, "shots-set preview not made"),
+                            }
+                        }
+                    }
+                    Err(e) => note_undecodable(&mut d, field, &e),
+                }
+            }
+        }
+        Ok(d)
+    }
+}
+
+/// Frame rate of the MP4 rebuilt from a shots set (web SDKs capture a few frames per second).
+const SHOTS_PREVIEW_FPS: f32 = 5.0;
+
+fn note_undecodable(d: &mut Derived, field: &str, e: &MediaError) {
+    tracing::info!(field, error = %e, "stored without a thumbnail: not decodable");
+    d.technical.insert("decode_error".into(), serde_json::json!({ "kind": e.kind(), "message": e.to_string() }));
 }

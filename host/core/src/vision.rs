@@ -1,17 +1,46 @@
 //! The plugin host's vision services, served by native inference (`vigil-inference`). Models run
 //! on the blocking pool; the plugin host counts that time against the call's host budget.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use vigil_inference::{Detection, Embedder, InferenceError, Vision};
+use uuid::Uuid;
+use vigil_inference::{Detection, InferenceError, Vision};
 use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, GuestError, Services};
+
+/// Which embedding model serves whom when a plugin does not name one.
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddingChoice {
+    /// The default model; the manifest's first embedder when `None`.
+    pub default: Option<String>,
+    pub per_company: HashMap<Uuid, String>,
+}
 
 pub struct NativeVision {
     vision: Arc<Vision>,
+    choice: EmbeddingChoice,
 }
 
 impl NativeVision {
-    pub fn new(vision: Arc<Vision>) -> NativeVision {
-        NativeVision { vision }
+    /// Fails when the configuration names a model the manifest does not load.
+    pub fn new(vision: Arc<Vision>, choice: EmbeddingChoice) -> Result<NativeVision, String> {
+        let known = vision.embedders();
+        for m in choice.default.iter().chain(choice.per_company.values()) {
+            if !known.contains(m) {
+                return Err(format!("embedding model '{m}' is not in the model manifest ({})", known.join(", ")));
+            }
+        }
+        Ok(NativeVision { vision, choice })
+    }
+
+    /// The model for `company` when the plugin names none.
+    pub fn model_for(&self, company: Uuid) -> String {
+        self.choice
+            .per_company
+            .get(&company)
+            .or(self.choice.default.as_ref())
+            .cloned()
+            .or_else(|| self.vision.embedders().into_iter().next())
+            .unwrap_or_default()
     }
 }
 
@@ -55,25 +84,20 @@ impl Services for NativeVision {
 
     fn embed<'a>(
         &'a self,
-        _ctx: &'a CallContext,
+        ctx: &'a CallContext,
         img: Arc<image::RgbImage>,
         face: FaceBox,
         model: Option<String>,
     ) -> BoxFuture<'a, Result<(String, Vec<f32>), GuestError>> {
         let v = self.vision.clone();
         Box::pin(async move {
-            let embedder = match model.as_deref() {
-                None => Embedder::FrFeature,
-                Some(m) => Embedder::parse(m).ok_or_else(|| {
-                    GuestError::InvalidInput(format!("unknown embedding model '{m}'; use fr_feature or sface"))
-                })?,
-            };
+            // The answer names the model, so whoever stores the embedding records it.
+            let name = model.unwrap_or_else(|| self.model_for(ctx.company_id));
             let d = detection(&face);
-            let values = tokio::task::spawn_blocking(move || v.embed(&img, &d, embedder))
-                .await
-                .map_err(joined)?
-                .map_err(guest)?;
-            Ok((embedder.name().to_string(), values))
+            let n = name.clone();
+            let values =
+                tokio::task::spawn_blocking(move || v.embed(&img, &d, &n)).await.map_err(joined)?.map_err(guest)?;
+            Ok((name, values))
         })
     }
 
@@ -98,13 +122,7 @@ impl Services for NativeVision {
     ) -> BoxFuture<'a, Result<f32, GuestError>> {
         let v = self.vision.clone();
         Box::pin(async move {
-            let d = Detection {
-                x: face.x as f32,
-                y: face.y as f32,
-                width: face.width as f32,
-                height: face.height as f32,
-                score: face.score,
-            };
+            let d = detection(&face);
             tokio::task::spawn_blocking(move || v.spoofing(&img, &d)).await.map_err(joined)?.map_err(guest)
         })
     }

@@ -189,3 +189,59 @@ mod tests {
         assert!(e.message.contains("selfie_photo"));
     }
 }
+
+/// Why a media file could not be turned into frames. Each kind is stable so that an analysis can
+/// report it (`kind()`), and each carries a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    /// Not an image at all (unknown format).
+    #[error("{0} is not an image")]
+    NotImage(String),
+    /// A known format whose data is damaged or cut short.
+    #[error("{0} is corrupt or truncated: {1}")]
+    Corrupt(String, String),
+    /// Decompression-bomb guard.
+    #[error("{what} is {width}×{height} pixels, more than the limit of {limit}")]
+    TooManyPixels { what: String, width: u32, height: u32, limit: u64 },
+    /// A shots set without a single image in it.
+    #[error("shots set has no image frames")]
+    EmptyArchive,
+    /// A shots set that is not a readable archive, or breaks a limit (entries, sizes, ratio, paths).
+    #[error("shots set: {0}")]
+    BadArchive(String),
+    /// A video that ffmpeg could not decode.
+    #[error("video could not be decoded: {0}")]
+    VideoUnreadable(String),
+    /// A video decoded to nothing.
+    #[error("video has no frames")]
+    NoFrames,
+    /// Decoding took longer than allowed.
+    #[error("decoding {0} took longer than {1} s")]
+    Timeout(String, u64),
+    /// A readable photo without a detectable face.
+    #[error("no face found in {0}")]
+    NoFace(String),
+}
+
+impl MediaError {
+    /// A stable name for the kind, for analysis results and error details.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MediaError::NotImage(_) => "not_an_image",
+            MediaError::Corrupt(..) => "corrupt_media",
+            MediaError::TooManyPixels { .. } => "too_many_pixels",
+            MediaError::EmptyArchive => "empty_shots_set",
+            MediaError::BadArchive(_) => "bad_shots_set",
+            MediaError::VideoUnreadable(_) => "unreadable_video",
+            MediaError::NoFrames => "no_frames",
+            MediaError::Timeout(..) => "decode_timeout",
+            MediaError::NoFace(_) => "no_face",
+        }
+    }
+}
+
+impl From<MediaError> for Error {
+    fn from(e: MediaError) -> Error {
+        Error::value(e.to_string()).with_details(serde_json::json!({ "media_error": e.kind() }))
+    }
+}

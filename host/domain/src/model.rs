@@ -53,10 +53,13 @@ pub struct Media {
     pub media_type: String,
     pub tags: Vec<String>,
     pub original_url: String,
-    /// Images only: a JPEG no larger than 256×256 with the aspect ratio kept.
+    /// A JPEG no larger than 256×256 with the aspect ratio kept: the photo itself, or the first
+    /// frame of a video or shots set.
     pub thumb_url: Option<String>,
-    /// Videos: the same file as `original_url`, for clients that read `video_url`.
+    /// Videos: the same file as `original_url`; shots sets: the MP4 rebuilt from their frames.
     pub video_url: Option<String>,
+    /// Shots sets: the MP4 rebuilt from their frames (as `video_url`).
+    pub preview_url: Option<String>,
     pub info: MediaInfo,
     #[schema(value_type = Object)]
     pub meta_data: Value,
@@ -68,6 +71,10 @@ pub struct Media {
     pub blob_key: String,
     #[serde(skip)]
     pub thumb_key: Option<String>,
+    #[serde(skip)]
+    pub preview_key: Option<String>,
+    #[serde(skip)]
+    pub snapshot_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
@@ -154,4 +161,14 @@ pub struct PluginInfo {
     pub active: bool,
     pub time_created: f64,
     pub time_updated: f64,
+}
+
+/// `POST /api/media/{id}/snapshot/`: which still to make (the first frame when empty).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRequest {
+    /// Videos: seconds from the start.
+    pub time: Option<f64>,
+    /// Shots sets: index of the frame, from 0.
+    pub frame: Option<usize>,
 }

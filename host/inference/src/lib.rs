@@ -1,11 +1,16 @@
-//! Native face vision with ONNX Runtime: detection and passive liveness (more models join as
-//! the native-vision issue proceeds). Pre- and post-processing follow the `lib/*.js` of
-//! `faceplugin-face-recognition-js` without its known bugs (standard IoU non-maximum suppression).
+//! Native face vision with ONNX Runtime: detection, 68 landmarks, 5-point alignment, passive
+//! liveness, face embeddings and quality signals. Pre- and post-processing follow the `lib/*.js`
+//! of `faceplugin-face-recognition-js` without its known bugs (standard IoU non-maximum
+//! suppression, a least-squares similarity alignment, plain cosine similarity). Which file plays
+//! which role, and how each is fed, comes from the model manifest (`manifest`).
 //!
 //! Architecture invariant: the only crate that knows `ort`. Models and the runtime come from the
 //! assets directory filled by `make assets`; sessions are built once and shared.
 
+pub mod manifest;
+
 use image::RgbImage;
+use manifest::{Channels, Manifest, ModelSpec, Role};
 use ort::session::Session;
 use ort::value::TensorRef;
 use std::collections::HashMap;
@@ -14,13 +19,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// ONNX Runtime allows one environment per process: it is made once and shared.
 static ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
-/// Loaded models per assets directory, so several servers in one process share them.
-static LOADED: Mutex<Option<HashMap<PathBuf, Arc<Vision>>>> = Mutex::new(None);
+/// Loaded models per (assets directory, the manifest's model checksums), so several servers in
+/// one process share them.
+type LoadedKey = (PathBuf, String);
+static LOADED: Mutex<Option<HashMap<LoadedKey, Arc<Vision>>>> = Mutex::new(None);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InferenceError {
     #[error("{0} is missing: run `make assets` (or set VIGIL_ASSETS_DIR)")]
     Missing(PathBuf),
+    #[error("model manifest: {0}")]
+    Manifest(String),
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     #[error("{0}")]
@@ -28,6 +37,15 @@ pub enum InferenceError {
 }
 
 pub type Result<T, E = InferenceError> = std::result::Result<T, E>;
+
+/// Nanoseconds spent inside ONNX Runtime's `run` by this process: what benchmarks subtract from a
+/// chain to see the overhead of everything else.
+static RUN_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Total time this process has spent inside model inference.
+pub fn inference_time() -> std::time::Duration {
+    std::time::Duration::from_nanos(RUN_NANOS.load(std::sync::atomic::Ordering::Relaxed))
+}
 
 fn rt(e: impl std::fmt::Display) -> InferenceError {
     InferenceError::Runtime(e.to_string())
@@ -58,51 +76,61 @@ impl Assets {
     }
 }
 
-const DETECT_W: u32 = 320;
-const DETECT_H: u32 = 240;
-const DETECT_MIN_SCORE: f32 = 0.65;
 const NMS_IOU: f32 = 0.4;
-const LIVE_SIDE: u32 = 128;
-const LIVE_SCALE: f32 = 2.7;
-
-/// The face-embedding models shipped from the start. Embeddings of different models are not
-/// comparable, so every stored embedding records its model's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Embedder {
-    /// `fr_feature` (faceplugin, MIT): fast, 512-d.
-    FrFeature,
-    /// OpenCV Zoo SFace (Apache-2.0): stronger, 128-d.
-    SFace,
-}
-
-impl Embedder {
-    pub fn name(self) -> &'static str {
-        match self {
-            Embedder::FrFeature => "fr_feature",
-            Embedder::SFace => "sface",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Embedder> {
-        match s {
-            "fr_feature" => Some(Embedder::FrFeature),
-            "sface" => Some(Embedder::SFace),
-            _ => None,
-        }
-    }
-}
 
 /// ArcFace's five reference points in a 112×112 crop: eyes, nose tip, mouth corners.
 const ARCFACE_REF: [(f32, f32); 5] = [(38.29, 51.70), (73.53, 51.50), (56.03, 71.74), (41.55, 92.37), (70.73, 92.20)];
 const ALIGNED: u32 = 112;
-const LANDMARK_SIDE: u32 = 64;
 
-/// Loaded models. `run` needs `&mut Session`, hence one mutex per model.
+/// A model with its session. `run` needs `&mut Session`, hence the mutex.
+struct Loaded {
+    spec: ModelSpec,
+    session: Mutex<Session>,
+}
+
+impl Loaded {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Session>> {
+        self.session.lock().map_err(|_| InferenceError::Runtime(format!("{} session lock poisoned", self.spec.name)))
+    }
+
+    /// NCHW float input from an image already at the model's size, normalised per the manifest.
+    fn tensor(&self, img: &RgbImage) -> Vec<f32> {
+        let s = &self.spec;
+        let plane = (img.width() * img.height()) as usize;
+        match s.channels {
+            Channels::Gray => img
+                .pixels()
+                .map(|p| {
+                    let y = 0.299 * f32::from(p.0[0]) + 0.587 * f32::from(p.0[1]) + 0.114 * f32::from(p.0[2]);
+                    (y - s.mean[0]) / s.std[0]
+                })
+                .collect(),
+            order => {
+                let mut buf = vec![0f32; 3 * plane];
+                let (mean, inv) = (s.mean, s.std.map(|v| 1.0 / v));
+                for (i, p) in img.pixels().enumerate() {
+                    for c in 0..3 {
+                        let src = if order == Channels::Bgr { 2 - c } else { c };
+                        buf[c * plane + i] = (f32::from(p.0[src]) - mean[c]) * inv[c];
+                    }
+                }
+                buf
+            }
+        }
+    }
+
+    fn shape(&self) -> [usize; 4] {
+        let c = if self.spec.channels == Channels::Gray { 1 } else { 3 };
+        [1, c, self.spec.size[1] as usize, self.spec.size[0] as usize]
+    }
+}
+
+/// Loaded models.
 pub struct Vision {
-    detect: Mutex<Session>,
-    liveness: Mutex<Session>,
-    landmark: Mutex<Session>,
-    fr_feature: Mutex<Session>,
-    sface: Mutex<Session>,
+    detect: Loaded,
+    landmark: Loaded,
+    liveness: Loaded,
+    embedders: Vec<Loaded>,
 }
 
 fn session(env: &ort::environment::Environment, path: &Path, threads: usize) -> ort::Result<Session> {
@@ -113,27 +141,32 @@ fn session(env: &ort::environment::Environment, path: &Path, threads: usize) -> 
         .commit_from_file(path)
 }
 
+fn count_run(started: std::time::Instant) {
+    RUN_NANOS.fetch_add(started.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle)
+}
+
 impl Vision {
-    /// The models of `assets`, loaded once per process (ONNX Runtime itself is loaded from the
-    /// first assets directory asked for).
-    pub fn load(assets: &Assets, intra_threads: usize) -> Result<Arc<Vision>> {
+    /// The models of `assets` as `manifest` describes them, loaded and warmed up once per process
+    /// (ONNX Runtime itself is loaded from the first assets directory asked for).
+    pub fn load(assets: &Assets, manifest: &Manifest, intra_threads: usize) -> Result<Arc<Vision>> {
         let mut loaded = LOADED.lock().map_err(|_| InferenceError::Runtime("model cache poisoned".into()))?;
         let map = loaded.get_or_insert_with(HashMap::new);
-        if let Some(v) = map.get(&assets.dir) {
+        let key = (assets.dir.clone(), manifest.models.iter().map(|m| m.sha256.as_str()).collect::<Vec<_>>().join(","));
+        if let Some(v) = map.get(&key) {
             return Ok(v.clone());
         }
-        let v = Arc::new(Self::build(assets, intra_threads)?);
-        map.insert(assets.dir.clone(), v.clone());
+        let v = Arc::new(Self::build(assets, manifest, intra_threads)?);
+        v.warm_up()?;
+        map.insert(key, v.clone());
         Ok(v)
     }
 
-    fn build(assets: &Assets, intra_threads: usize) -> Result<Vision> {
-        let lib = assets.file("lib/libonnxruntime.so.1.32.0")?;
-        let detect = assets.file("models/fr_detect.onnx")?;
-        let liveness = assets.file("models/fr_liveness.onnx")?;
-        let landmark = assets.file("models/fr_landmark.onnx")?;
-        let fr_feature = assets.file("models/fr_feature.onnx")?;
-        let sface = assets.file("models/face_recognition_sface_2021dec.onnx")?;
+    fn build(assets: &Assets, manifest: &Manifest, intra_threads: usize) -> Result<Vision> {
+        let lib = assets.file(&manifest.runtime.file)?;
         let env = match ENV.get() {
             Some(e) => e,
             None => {
@@ -142,13 +175,35 @@ impl Vision {
             }
         };
         let threads = intra_threads.max(1);
+        let load = |spec: &ModelSpec| -> Result<Loaded> {
+            let path = assets.file(&spec.file)?;
+            manifest::verify(&path, &spec.sha256)?;
+            let session = session(env, &path, threads).map_err(|e| rt(format!("{}: {e}", spec.name)))?;
+            Ok(Loaded { spec: spec.clone(), session: Mutex::new(session) })
+        };
         Ok(Vision {
-            detect: Mutex::new(session(env, &detect, threads).map_err(rt)?),
-            liveness: Mutex::new(session(env, &liveness, threads).map_err(rt)?),
-            landmark: Mutex::new(session(env, &landmark, threads).map_err(rt)?),
-            fr_feature: Mutex::new(session(env, &fr_feature, threads).map_err(rt)?),
-            sface: Mutex::new(session(env, &sface, threads).map_err(rt)?),
+            detect: load(manifest.one(Role::Detector))?,
+            landmark: load(manifest.one(Role::Landmarks))?,
+            liveness: load(manifest.one(Role::Liveness))?,
+            embedders: manifest.embedders().map(load).collect::<Result<_>>()?,
         })
+    }
+
+    /// One pass through every model, so the first request does not pay ONNX Runtime's lazy set-up.
+    fn warm_up(&self) -> Result<()> {
+        let img = RgbImage::from_pixel(160, 160, image::Rgb([128, 128, 128]));
+        let face = Detection { x: 40.0, y: 40.0, width: 80.0, height: 80.0, score: 1.0 };
+        self.detect(&img)?;
+        self.spoofing(&img, &face)?;
+        for e in &self.embedders {
+            self.embed(&img, &face, &e.spec.name)?;
+        }
+        Ok(())
+    }
+
+    /// Names of the embedding models, in manifest order.
+    pub fn embedders(&self) -> Vec<String> {
+        self.embedders.iter().map(|e| e.spec.name.clone()).collect()
     }
 
     /// Faces in `img`, best first.
@@ -157,25 +212,21 @@ impl Vision {
         if w < 16 || h < 16 {
             return Err(InferenceError::Input(format!("image of {w}×{h} is too small for face detection")));
         }
-        let small = image::imageops::resize(img, DETECT_W, DETECT_H, image::imageops::FilterType::Triangle);
-        let plane = (DETECT_W * DETECT_H) as usize;
-        let mut buf = vec![0f32; 3 * plane];
-        for (i, p) in small.pixels().enumerate() {
-            for c in 0..3 {
-                buf[c * plane + i] = (f32::from(p.0[c]) - 127.0) / 128.0;
-            }
-        }
-        let mut session = self.detect.lock().map_err(|_| InferenceError::Runtime("detector lock poisoned".into()))?;
-        let input =
-            TensorRef::from_array_view(([1usize, 3, DETECT_H as usize, DETECT_W as usize], &buf[..])).map_err(rt)?;
-        let out = session.run(ort::inputs!["input" => input]).map_err(rt)?;
+        let m = &self.detect;
+        let buf = m.tensor(&resize(img, m.spec.size[0], m.spec.size[1]));
+        let mut session = m.lock()?;
+        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
         let (_, scores) = out["scores"].try_extract_tensor::<f32>().map_err(rt)?;
         let (_, boxes) = out["boxes"].try_extract_tensor::<f32>().map_err(rt)?;
         let (wf, hf) = (w as f32, h as f32);
+        let min_score = m.spec.min_score.unwrap_or(0.65);
         let mut found: Vec<(f32, [f32; 4])> = scores
             .chunks_exact(2)
             .zip(boxes.chunks_exact(4))
-            .filter(|(s, _)| s[1] >= DETECT_MIN_SCORE)
+            .filter(|(s, _)| s[1] >= min_score)
             .map(|(s, b)| (s[1], [b[0] * wf, b[1] * hf, b[2] * wf, b[3] * hf]))
             .collect();
         found.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -185,83 +236,78 @@ impl Vision {
 
     /// Probability that the face is a presentation attack: 1 − P(live).
     pub fn spoofing(&self, img: &RgbImage, face: &Detection) -> Result<f32> {
+        let m = &self.liveness;
         let (w, h) = (img.width() as f32, img.height() as f32);
-        let side = (face.width.max(face.height) * LIVE_SCALE).min(w.min(h)).max(1.0);
+        let scale = m.spec.crop_scale.unwrap_or(2.7);
+        let side = (face.width.max(face.height) * scale).min(w.min(h)).max(1.0);
         let cx = face.x + face.width / 2.0;
         let cy = face.y + face.height / 2.0;
         // Shifted, not shrunk, to stay inside the image.
         let x0 = (cx - side / 2.0).clamp(0.0, w - side);
         let y0 = (cy - side / 2.0).clamp(0.0, h - side);
         let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, side as u32, side as u32).to_image();
-        let small = image::imageops::resize(&crop, LIVE_SIDE, LIVE_SIDE, image::imageops::FilterType::Triangle);
-        let plane = (LIVE_SIDE * LIVE_SIDE) as usize;
-        let mut buf = vec![0f32; 3 * plane];
-        for (i, p) in small.pixels().enumerate() {
-            for c in 0..3 {
-                buf[c * plane + i] = f32::from(p.0[c]);
-            }
-        }
-        let mut session = self.liveness.lock().map_err(|_| InferenceError::Runtime("liveness lock poisoned".into()))?;
-        let input =
-            TensorRef::from_array_view(([1usize, 3, LIVE_SIDE as usize, LIVE_SIDE as usize], &buf[..])).map_err(rt)?;
-        let out = session.run(ort::inputs!["input" => input]).map_err(rt)?;
-        let (_, logits) = out["output"].try_extract_tensor::<f32>().map_err(rt)?;
+        let buf = m.tensor(&resize(&crop, m.spec.size[0], m.spec.size[1]));
+        let mut session = m.lock()?;
+        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
+        let (_, logits) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
         let max = logits.iter().copied().fold(f32::MIN, f32::max);
         let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
         let sum: f32 = exp.iter().sum();
-        Ok(1.0 - exp.first().copied().unwrap_or(0.0) / sum)
+        let live = exp.get(m.spec.live_index.unwrap_or(0)).copied().unwrap_or(0.0);
+        Ok(1.0 - live / sum)
     }
 }
 
 impl Vision {
     /// 68 landmarks (x, y) in image pixels, from the face's square box.
     pub fn landmarks(&self, img: &RgbImage, face: &Detection) -> Result<Vec<(f32, f32)>> {
+        let m = &self.landmark;
         let (w, h) = (img.width() as f32, img.height() as f32);
         let side = face.width.max(face.height).min(w.min(h)).max(1.0);
         let x0 = face.x.clamp(0.0, w - side);
         let y0 = face.y.clamp(0.0, h - side);
         let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, side as u32, side as u32).to_image();
-        let small = image::imageops::resize(&crop, LANDMARK_SIDE, LANDMARK_SIDE, image::imageops::FilterType::Triangle);
-        let buf: Vec<f32> = small
-            .pixels()
-            .map(|p| (0.299 * f32::from(p.0[0]) + 0.587 * f32::from(p.0[1]) + 0.114 * f32::from(p.0[2])) / 256.0)
-            .collect();
-        let mut session = self.landmark.lock().map_err(|_| InferenceError::Runtime("landmark lock poisoned".into()))?;
-        let input = TensorRef::from_array_view(([1usize, 1, LANDMARK_SIDE as usize, LANDMARK_SIDE as usize], &buf[..]))
-            .map_err(rt)?;
-        let out = session.run(ort::inputs!["input" => input]).map_err(rt)?;
-        let (_, v) = out["output"].try_extract_tensor::<f32>().map_err(rt)?;
+        let buf = m.tensor(&resize(&crop, m.spec.size[0], m.spec.size[1]));
+        let mut session = m.lock()?;
+        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
+        let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
         if v.len() < 136 {
             return Err(InferenceError::Runtime(format!("landmark model gave {} values, expected 136", v.len())));
         }
         Ok(v[..136].chunks_exact(2).map(|p| (p[0] * side + x0, p[1] * side + y0)).collect())
     }
 
-    /// An L2-normalised embedding of the face, aligned by a 5-point similarity transform.
-    pub fn embed(&self, img: &RgbImage, face: &Detection, model: Embedder) -> Result<Vec<f32>> {
+    /// An L2-normalised embedding of the face by the named model, aligned by a 5-point
+    /// similarity transform.
+    pub fn embed(&self, img: &RgbImage, face: &Detection, model: &str) -> Result<Vec<f32>> {
+        let m = self.embedders.iter().find(|e| e.spec.name == model).ok_or_else(|| {
+            InferenceError::Input(format!(
+                "unknown embedding model '{model}'; configured: {}",
+                self.embedders().join(", ")
+            ))
+        })?;
         let pts = five_points(&self.landmarks(img, face)?);
-        let aligned = align(img, &pts);
-        let plane = (ALIGNED * ALIGNED) as usize;
-        let mut buf = vec![0f32; 3 * plane];
-        for (i, p) in aligned.pixels().enumerate() {
-            for c in 0..3 {
-                let v = f32::from(p.0[c]);
-                buf[c * plane + i] = match model {
-                    Embedder::FrFeature => (v - 127.0) / 128.0,
-                    Embedder::SFace => v,
-                };
-            }
-        }
-        let (session, input_name) = match model {
-            Embedder::FrFeature => (&self.fr_feature, "input"),
-            Embedder::SFace => (&self.sface, "data"),
-        };
-        let mut session = session.lock().map_err(|_| InferenceError::Runtime("embedder lock poisoned".into()))?;
-        let name = session.inputs().first().map(|i| i.name().to_string()).unwrap_or_else(|| input_name.to_string());
-        let input =
-            TensorRef::from_array_view(([1usize, 3, ALIGNED as usize, ALIGNED as usize], &buf[..])).map_err(rt)?;
-        let out = session.run(ort::inputs![name.as_str() => input]).map_err(rt)?;
+        let buf = m.tensor(&align(img, &pts));
+        let mut session = m.lock()?;
+        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
         let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        if Some(v.len()) != m.spec.dims {
+            return Err(InferenceError::Runtime(format!(
+                "{} gave {} values, the manifest says {:?}",
+                m.spec.name,
+                v.len(),
+                m.spec.dims
+            )));
+        }
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         Ok(v.iter().map(|x| x / norm).collect())
     }

@@ -45,7 +45,9 @@ impl Limits {
             fuel: None,
         };
         match kind {
-            Kind::Analysis => base,
+            // Native inference over a video's sampled frames (25 × detect, liveness, embedding)
+            // is host time; queueing behind other calls on 2 cores needs headroom too.
+            Kind::Analysis => Limits { host_time: Duration::from_secs(10), ..base },
             Kind::DocumentCheck => Limits { guest_time: Duration::from_millis(500), output_bytes: 256 << 10, ..base },
             Kind::ReportTemplate => Limits {
                 guest_time: Duration::from_secs(1),

@@ -6,7 +6,7 @@ use vigil_domain::model::{Media, MediaInfo};
 use vigil_domain::time::Micros;
 
 const COLS: &str = "media_id, folder_id, company_id, original_name, media_type, tags, blob_key, thumb_key, \
-     content_type, size, width, height, meta_data, technical_meta_data, time_created, time_updated";
+     preview_key, snapshot_key, content_type, size, width, height, meta_data, technical_meta_data, time_created, time_updated";
 
 fn row(r: &dyn Row) -> Result<Media> {
     let tags = serde_json::from_value(r.json("tags")?)
@@ -21,6 +21,7 @@ fn row(r: &dyn Row) -> Result<Media> {
         original_url: String::new(),
         thumb_url: None,
         video_url: None,
+        preview_url: None,
         info: MediaInfo {
             size: r.int("size")?,
             content_type: r.text("content_type")?,
@@ -33,6 +34,8 @@ fn row(r: &dyn Row) -> Result<Media> {
         time_updated: r.secs("time_updated")?,
         blob_key: r.text("blob_key")?,
         thumb_key: r.opt_text("thumb_key")?,
+        preview_key: r.opt_text("preview_key")?,
+        snapshot_key: r.opt_text("snapshot_key")?,
     })
 }
 
@@ -45,6 +48,7 @@ pub async fn insert(ex: &mut impl Exec, m: &Media, now: Micros) -> Result<()> {
     q.bind(m.media_id).push(", ").bind(m.folder_id).push(", ").bind(m.company_id).push(", ");
     q.bind(m.original_name.clone()).push(", ").bind(m.media_type.as_str()).push(", ").bind(tags_json(&m.tags));
     q.push(", ").bind(m.blob_key.as_str()).push(", ").bind(m.thumb_key.clone()).push(", ");
+    q.bind(m.preview_key.clone()).push(", ").bind(m.snapshot_key.clone()).push(", ");
     q.bind(m.info.content_type.as_str()).push(", ").bind(m.info.size).push(", ").bind(m.info.width);
     q.push(", ").bind(m.info.height).push(", ").bind(&m.meta_data).push(", ").bind(&m.technical_meta_data);
     q.push(", ").bind(now).push(", ").bind(now).push(")");
@@ -82,5 +86,12 @@ pub async fn set_tags(ex: &mut impl Exec, id: Uuid, tags: &[String], now: Micros
 pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
     let mut q = Sql::new("DELETE FROM media WHERE media_id = ");
     q.bind(id);
+    ex.execute(q).await
+}
+
+/// Records the still made for `/api/media/{id}/snapshot/`.
+pub async fn set_snapshot(ex: &mut impl Exec, id: Uuid, key: &str, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE media SET snapshot_key = ");
+    q.bind(key).push(", time_updated = ").bind(now).push(" WHERE media_id = ").bind(id);
     ex.execute(q).await
 }

@@ -39,6 +39,19 @@ pub const KEYS: &[&str] = &[
     "inference_threads",
     "plugin_sync_secs",
     "timezone",
+    "video_timeout",
+    "video_sample_fps",
+    "video_max_frames",
+    "video_max_side",
+    "video_max_memory",
+    "ffmpeg",
+    "ffprobe",
+    "shots_preview",
+    "shots_max_entries",
+    "shots_max_bytes",
+    "models_manifest",
+    "embedding_model",
+    "company_embedding_models",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -61,6 +74,10 @@ pub struct Settings {
     /// ONNX Runtime and the models (`make assets`), shared by every data dir.
     pub assets_dir: PathBuf,
     pub inference_threads: usize,
+    /// A model manifest replacing the shipped `models.toml`.
+    pub models_manifest: Option<PathBuf>,
+    /// Which embedding model serves each company by default.
+    pub embedding: vigil_core::vision::EmbeddingChoice,
     pub core: CoreConfig,
 }
 
@@ -143,12 +160,15 @@ impl Settings {
             None => PasswordPolicy::default(),
             Some(p) => PasswordPolicy::parse(p).map_err(|e| anyhow!("password_policy: {e}"))?,
         };
-        let use_static_perms = match raw.get("use_permissions_for_static").map(|s| s.to_ascii_lowercase()) {
-            None => true,
-            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => bail!("use_permissions_for_static: '{v}' is not true or false"),
+        let flag = |k: &str, default: bool| -> Result<bool> {
+            match raw.get(k).map(|s| s.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
+                Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
+                Some(v) => bail!("{k}: '{v}' is not true or false"),
+            }
         };
+        let use_static_perms = flag("use_permissions_for_static", true)?;
         let d = Limits::default();
         let c = CoreConfig::default();
         let core = CoreConfig {
@@ -167,6 +187,32 @@ impl Settings {
             },
             timezone: get("timezone").unwrap_or(c.timezone),
             plugin_concurrency: num("plugin_concurrency", c.plugin_concurrency as u64)?.max(1) as usize,
+            video: {
+                let v = c.video;
+                let fps = match raw.get("video_sample_fps") {
+                    None => v.sample_fps,
+                    Some(f) => f
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|f| *f > 0.0 && f.is_finite())
+                        .ok_or_else(|| anyhow!("video_sample_fps: '{f}' is not a positive number"))?,
+                };
+                vigil_core::video::VideoLimits {
+                    timeout: std::time::Duration::from_secs(dur("video_timeout", v.timeout.as_secs())?),
+                    max_memory: num("video_max_memory", v.max_memory)?,
+                    sample_fps: fps,
+                    max_frames: num("video_max_frames", v.max_frames as u64)?.max(1) as usize,
+                    max_side: num("video_max_side", u64::from(v.max_side))?.clamp(64, 8192) as u32,
+                    ffmpeg: get("ffmpeg").unwrap_or(v.ffmpeg),
+                    ffprobe: get("ffprobe").unwrap_or(v.ffprobe),
+                }
+            },
+            shots: vigil_core::frames::ShotsLimits {
+                max_entries: num("shots_max_entries", c.shots.max_entries as u64)? as usize,
+                max_total_bytes: num("shots_max_bytes", c.shots.max_total_bytes)?,
+                ..c.shots
+            },
+            shots_preview: flag("shots_preview", c.shots_preview)?,
         };
         let log_json = match get("log_format").as_deref() {
             None | Some("text") => false,
@@ -192,9 +238,33 @@ impl Settings {
             builtins: get("builtins").map(PathBuf::from),
             assets_dir: PathBuf::from(get("assets_dir").unwrap_or_else(|| "./assets".into())),
             inference_threads: num("inference_threads", 2)?.max(1) as usize,
+            models_manifest: get("models_manifest").map(PathBuf::from),
+            embedding: vigil_core::vision::EmbeddingChoice {
+                default: get("embedding_model"),
+                per_company: match get("company_embedding_models") {
+                    None => Default::default(),
+                    Some(v) => parse_company_models(&v)?,
+                },
+            },
             core,
         })
     }
+}
+
+/// `<company uuid>=<model>,<company uuid>=<model>`.
+fn parse_company_models(v: &str) -> Result<std::collections::HashMap<uuid::Uuid, String>> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (c, m) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow!("company_embedding_models: '{pair}' is not <company id>=<model>"))?;
+            let c = uuid::Uuid::parse_str(c.trim())
+                .map_err(|_| anyhow!("company_embedding_models: '{c}' is not a company id"))?;
+            Ok((c, m.trim().to_string()))
+        })
+        .collect()
 }
 
 /// `1048576`, `64M`, `2G`, `512K`.

@@ -25,10 +25,30 @@ pub async fn open_store(s: &Settings) -> Result<Store> {
     Ok(store)
 }
 
-/// Loads native vision from the assets directory.
+/// Loads native vision from the assets directory as the model manifest describes it.
 pub fn load_vision(s: &Settings) -> Result<Arc<vigil_inference::Vision>> {
-    vigil_inference::Vision::load(&vigil_inference::Assets::new(&s.assets_dir), s.inference_threads)
+    use vigil_inference::manifest::Manifest;
+    let manifest = match &s.models_manifest {
+        Some(p) => Manifest::from_file(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Manifest::shipped(),
+    };
+    vigil_inference::Vision::load(&vigil_inference::Assets::new(&s.assets_dir), &manifest, s.inference_threads)
         .map_err(|e| anyhow::anyhow!("loading the face models: {e}"))
+}
+
+/// Videos need ffmpeg; the server still runs without it (photos and shots sets work) but says so.
+fn warn_without_ffmpeg(s: &Settings) {
+    for tool in [&s.core.video.ffmpeg, &s.core.video.ffprobe] {
+        let found = std::process::Command::new(tool)
+            .arg("-version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        if !found {
+            tracing::warn!(tool = %tool, "not found: videos cannot be decoded; install ffmpeg (make setup does)");
+        }
+    }
 }
 
 /// Opens storage and blobs and builds the application for `public_url`; plugins get `services`
@@ -109,7 +129,10 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let public = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     // Vision is required to serve: a missing asset stops the start with the command that fetches it.
-    let vision = Arc::new(vigil_core::vision::NativeVision::new(load_vision(s)?));
+    let vision = vigil_core::vision::NativeVision::new(load_vision(s)?, s.embedding.clone())
+        .map_err(|e| anyhow::anyhow!("embedding_model / company_embedding_models: {e}"))?;
+    let vision = Arc::new(vision);
+    warn_without_ffmpeg(s);
     let app = open_app_with(s, public.trim_end_matches('/').to_string(), vision).await?;
     if let Some(b) = bootstrap_admin(&app, s).await? {
         match &b.password_file {

@@ -4,6 +4,7 @@
 
 mod auth;
 mod companies;
+mod decoding;
 mod folders;
 mod isolation;
 mod media;

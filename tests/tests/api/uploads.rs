@@ -161,7 +161,7 @@ async fn edge_cases(db: Db) {
             Some(json!({})),
             400,
             4,
-            "not a readable image",
+            "is corrupt or truncated",
         ),
         ("duplicate field", vec![photo(), photo()], tags.clone(), 400, 3, "appears twice"),
     ];

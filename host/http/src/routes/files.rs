@@ -13,8 +13,8 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(media_file))
 }
 
-/// A media file (`{media_id}.{ext}`) or its thumbnail (`{media_id}_thumb.jpg`), as linked from
-/// `original_url` / `thumb_url`. With `OZ_USE_PERMISSIONS_FOR_STATIC` on, the caller's token (header
+/// A media file (`{media_id}.{ext}`), its thumbnail (`{media_id}_thumb.jpg`) or a shots set's MP4
+/// preview (`{media_id}_preview.mp4`), as linked from `original_url` / `thumb_url` / `video_url`. With `OZ_USE_PERMISSIONS_FOR_STATIC` on, the caller's token (header
 /// or `?access_token=`) must grant read access to the folder.
 #[utoipa::path(get, path = "/static/{folder_id}/{file}", tag = "media",
     params(("folder_id" = String, Path), ("file" = String, Path)),
@@ -25,13 +25,18 @@ async fn media_file(
     Path((folder, file)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let body = app.media_file(p.as_ref(), parse_id("folder_id", &folder)?, &file).await?;
-    Ok((
+    Ok(streamed(body, "private, max-age=3600"))
+}
+
+/// A stored file as a streamed response.
+pub(crate) fn streamed(body: vigil_core::media::FileBody, cache: &str) -> Response {
+    (
         [
             (header::CONTENT_TYPE, body.content_type),
             (header::CONTENT_LENGTH, body.size.to_string()),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+            (header::CACHE_CONTROL, cache.to_string()),
         ],
         Body::from_stream(body.stream),
     )
-        .into_response())
+        .into_response()
 }
