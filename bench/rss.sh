@@ -21,7 +21,7 @@ TOKEN=$(curl -s -X POST "$BASE/api/authorize/auth" -H 'Content-Type: application
   -d '{"credentials":{"email":"bench@vigil.local","password":"Bench-pass-1234"}}' | jq -r .access_token)
 H="X-Forensic-Access-Token: $TOKEN"
 plugin=$(curl -s -X POST "$BASE/api/plugins/" -H "$H" -F "file=@$PLUGINS/strict_liveness.wasm" \
-  -F 'manifest={"kind":"analysis","name":"strict","version":"1","config":{"min_face_ratio":"0.03"}}' | jq -r .plugin_id)
+  -F 'manifest={"kind":"analysis","name":"strict","version":"1","config":{"min_face_ratio":"0.005"}}' | jq -r .plugin_id)
 ffmpeg -nostdin -v error -y -loop 1 -i "$ASSETS/testdata/astronaut.png" -t 5 -r 30 \
   -vf 'scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2' \
   -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/v.mp4"

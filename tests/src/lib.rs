@@ -193,6 +193,12 @@ impl Server {
         }
     }
 
+    /// Restarts with one configuration key changed (for settings that name runtime objects).
+    pub async fn restart_with(mut self, key: &str, value: &str) -> Server {
+        self.env.insert(format!("VIGIL_{}", key.to_ascii_uppercase()), value.to_string());
+        self.restart().await
+    }
+
     /// Stops the server and starts a new one on the same database, data dir and blob store.
     pub async fn restart(mut self) -> Server {
         self.halt().await;

@@ -212,3 +212,46 @@ async fn shots_preview_can_be_switched_off() {
     assert!(m["video_url"].is_null() && m["preview_url"].is_null(), "{m}");
     assert!(m["thumb_url"].is_string(), "{m}");
 }
+
+/// Which embedding model serves a company is configuration: a default for all, and per company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedding_model_per_company() {
+    let s = Server::builder(Db::Sqlite).set("embedding_model", "sface").start().await;
+    let w = World::with(s).await;
+    let vision = plugin(&w, "hostile", "probe").await;
+    let f = upload_one(&w, "a.png", test_photo("astronaut.png")).await;
+    let (_, out) = run(&w, &vision, &f, json!({"mode": "vision"})).await;
+    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "sface", "{out}");
+    // C1 switched to fr_feature (tokens survive the restart); naming a model still picks it.
+    let World { s, cadmin, other_admin, c1, .. } = w;
+    let s = s.restart_with("company_embedding_models", &format!("{c1}=fr_feature")).await;
+    let probe = |sess: &Session, folder: &Value, params: Value| {
+        let body = json!({"folder_id": id(folder, "folder_id"), "params": params});
+        let path = format!("/api/plugins/{vision}/run");
+        let s = &s;
+        let sess = sess.clone();
+        async move { s.post(&sess, &path, body).await.1["result"]["results_data"]["embedding"]["model"].clone() }
+    };
+    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision"})).await, "fr_feature");
+    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision", "model": "sface"})).await, "sface");
+    // Another company keeps the default.
+    let (_, p2) = s
+        .upload_plugin(&other_admin, component("hostile"), json!({"kind": "analysis", "name": "probe", "version": "1"}))
+        .await;
+    let (_, f2) = s
+        .upload(
+            &other_admin,
+            "/api/folders",
+            vec![file("p", "a.png", test_photo("astronaut.png"))],
+            Some(crate::photo_payload("p")),
+        )
+        .await;
+    let (_, out) = s
+        .post(
+            &other_admin,
+            &format!("/api/plugins/{}/run", id(&p2, "plugin_id")),
+            json!({"folder_id": id(&f2, "folder_id"), "params": {"mode": "vision"}}),
+        )
+        .await;
+    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "sface", "{out}");
+}
