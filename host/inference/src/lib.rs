@@ -119,6 +119,18 @@ impl Loaded {
         }
     }
 
+    /// Runs the model on one input tensor and copies out its first output (the single output of
+    /// the landmark, liveness and embedding models).
+    fn first_output(&self, buf: &[f32]) -> Result<Vec<f32>> {
+        let mut session = self.lock()?;
+        let input = TensorRef::from_array_view((self.shape(), buf)).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![self.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
+        let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        Ok(v.to_vec())
+    }
+
     fn shape(&self) -> [usize; 4] {
         let c = if self.spec.channels == Channels::Gray { 1 } else { 3 };
         [1, c, self.spec.size[1] as usize, self.spec.size[0] as usize]
@@ -255,12 +267,7 @@ impl Vision {
         let y0 = (cy - side / 2.0).clamp(0.0, h - side);
         let (x0, y0, side) = (x0 as u32, y0 as u32, side as u32);
         let buf = m.tensor(&region(img, x0, y0, side, side, m.spec.size[0], m.spec.size[1]));
-        let mut session = m.lock()?;
-        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
-        let started = std::time::Instant::now();
-        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
-        let (_, logits) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let logits = m.first_output(&buf)?;
         let max = logits.iter().copied().fold(f32::MIN, f32::max);
         let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
         let sum: f32 = exp.iter().sum();
@@ -280,12 +287,7 @@ impl Vision {
         let (xi, yi, si) = (x0 as u32, y0 as u32, side as u32);
         let buf = m.tensor(&region(img, xi, yi, si, si, m.spec.size[0], m.spec.size[1]));
         let (x0, y0, side) = (xi as f32, yi as f32, si as f32);
-        let mut session = m.lock()?;
-        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
-        let started = std::time::Instant::now();
-        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
-        let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let v = m.first_output(&buf)?;
         if v.len() < 136 {
             return Err(InferenceError::Runtime(format!("landmark model gave {} values, expected 136", v.len())));
         }
@@ -303,12 +305,7 @@ impl Vision {
         })?;
         let pts = five_points(&self.landmarks(img, face)?);
         let buf = m.tensor(&align(img, &pts));
-        let mut session = m.lock()?;
-        let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
-        let started = std::time::Instant::now();
-        let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
-        let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let v = m.first_output(&buf)?;
         if Some(v.len()) != m.spec.dims {
             return Err(InferenceError::Runtime(format!(
                 "{} gave {} values, the manifest says {:?}",
