@@ -10,9 +10,11 @@ PLUGIN_TARGET := $(CARGO_TARGET_DIR)/plugins
 export VIGIL_PLUGINS_DIR ?= $(PLUGIN_TARGET)/wasm32-wasip2/release
 # ONNX Runtime, models and test photos (`make assets`), shared by every data dir.
 export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
+# The built-in QUALITY and BIOMETRY pipelines (components from `make plugins`).
+export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
-PLUGIN_CRATES := hostile answer ab-pick bigmem sneaky
+PLUGIN_CRATES := quality biometry hostile answer ab-pick bigmem sneaky
 
 .PHONY: help setup assets build plugins run test lint unit openapi release bench clean
 

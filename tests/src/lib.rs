@@ -46,6 +46,8 @@ pub struct Server {
     env: BTreeMap<String, String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Set when the server is a `vigil serve` child process rather than a task in this process.
+    child: Option<std::process::Child>,
     _tmp: tempfile::TempDir,
 }
 
@@ -67,6 +69,20 @@ impl ServerBuilder {
     }
 
     pub async fn start(self) -> Server {
+        let blobs = self.blobs;
+        let (env, tmp, s3) = self.prepare().await;
+        launch(env, tmp, s3, blobs).await
+    }
+
+    /// Starts the server as a `vigil serve` child process (the binary cargo builds next to the
+    /// tests), so a test can kill it with SIGKILL or run several on one database.
+    pub async fn spawn(self) -> Server {
+        let blobs = self.blobs;
+        let (env, tmp, s3) = self.prepare().await;
+        spawn_process(env, tmp, s3, blobs).await
+    }
+
+    async fn prepare(self) -> (BTreeMap<String, String>, tempfile::TempDir, Option<s3::S3Server>) {
         let tmp = tempfile::tempdir().expect("tempdir");
         let data_dir = tmp.path().join("data");
         let mut env = self.env;
@@ -76,6 +92,13 @@ impl ServerBuilder {
         env.insert("VIGIL_ASSETS_DIR".into(), assets);
         env.insert("VIGIL_ADMIN_EMAIL".into(), ADMIN_EMAIL.into());
         env.insert("VIGIL_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into());
+        // The built-in QUALITY and BIOMETRY pipelines, as `make run` registers them.
+        env.entry("VIGIL_BUILTINS".into())
+            .or_insert_with(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/builtins.toml").to_string());
+        env.entry("VIGIL_PLUGINS_DIR".into()).or_insert_with(|| plugins_dir().display().to_string());
+        // Webhook receivers in tests listen on loopback; workers look for work often.
+        env.entry("VIGIL_WEBHOOK_ALLOW_PRIVATE".into()).or_insert_with(|| "true".into());
+        env.entry("VIGIL_JOB_POLL_MS".into()).or_insert_with(|| "100".into());
         if self.db == Db::Postgres {
             env.insert("VIGIL_DATABASE_URL".into(), pg::fresh_database().await);
         }
@@ -92,8 +115,64 @@ impl ServerBuilder {
                 Some(s)
             }
         };
-        launch(env, tmp, s3, self.blobs).await
+        (env, tmp, s3)
     }
+}
+
+/// The `vigil` binary built by `cargo test --workspace` (the `vigil` package has integration
+/// tests, so cargo builds it into the same target directory as this test executable).
+pub fn vigil_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("vigil")).expect("target dir");
+    assert!(bin.exists(), "{} is missing: run `cargo build -p vigil` (make test does)", bin.display());
+    bin
+}
+
+/// Starts `vigil serve` as a child process with this configuration and waits until it answers.
+async fn spawn_process(
+    mut env: BTreeMap<String, String>,
+    tmp: tempfile::TempDir,
+    s3: Option<s3::S3Server>,
+    blobs: Blobs,
+) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let base = format!("http://127.0.0.1:{port}");
+    env.insert("VIGIL_LISTEN".into(), format!("127.0.0.1:{port}"));
+    env.insert("VIGIL_PUBLIC_URL".into(), base.clone());
+    let data_dir = PathBuf::from(env.get("VIGIL_DATA_DIR").cloned().unwrap_or_default());
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(tmp.path().join(format!("vigil-{port}.log")))
+        .expect("log file");
+    let child = std::process::Command::new(vigil_binary())
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .envs(&env)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn vigil");
+    let http = reqwest::Client::new();
+    let mut server =
+        Server { base, http, data_dir, blobs, s3, env, shutdown: None, task: None, child: Some(child), _tmp: tmp };
+    for _ in 0..600 {
+        if let Ok(r) = server.http.get(server.url("/api/healthcheck")).send().await
+            && r.status().is_success()
+        {
+            return server;
+        }
+        if let Some(c) = server.child.as_mut()
+            && let Ok(Some(st)) = c.try_wait()
+        {
+            panic!("vigil serve exited during start-up ({st}); log in {}", server.log_dir().display());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("vigil serve did not answer; log in {}", server.log_dir().display());
 }
 
 /// Starts the server with this configuration; `restart` calls it again with the same one.
@@ -127,7 +206,7 @@ async fn launch(
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    Server { base, http, data_dir, blobs, s3, env, shutdown: Some(tx), task: Some(task), _tmp: tmp }
+    Server { base, http, data_dir, blobs, s3, env, shutdown: Some(tx), task: Some(task), child: None, _tmp: tmp }
 }
 
 impl Server {
@@ -159,6 +238,16 @@ impl Server {
         out
     }
 
+    /// [`Server::blob_files`] without plugin components and their compiled artifacts.
+    pub fn media_blob_files(&self) -> Vec<PathBuf> {
+        let mut v = self.blob_files();
+        v.retain(|p| {
+            let s = p.to_string_lossy();
+            !s.contains("/plugins/") && !s.contains("plugin-cache")
+        });
+        v
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Session {
         let (st, body) = self.login_raw(email, password).await;
         assert_eq!(st, StatusCode::OK, "login {email}: {body}");
@@ -185,6 +274,18 @@ impl Server {
     }
 
     async fn halt(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SIGTERM: the process stops gracefully.
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            for _ in 0..200 {
+                if matches!(c.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -201,18 +302,48 @@ impl Server {
 
     /// Stops the server and starts a new one on the same database, data dir and blob store.
     pub async fn restart(mut self) -> Server {
+        let process = self.child.is_some();
         self.halt().await;
         let env = std::mem::take(&mut self.env);
         let s3 = self.s3.take();
         let blobs = self.blobs;
         // Move the temp dir out without dropping (deleting) it.
         let tmp = std::mem::replace(&mut self._tmp, tempfile::tempdir().expect("tempdir"));
-        launch(env, tmp, s3, blobs).await
+        if process { spawn_process(env, tmp, s3, blobs).await } else { launch(env, tmp, s3, blobs).await }
+    }
+
+    /// SIGKILL for a child-process server: no shutdown code runs, leases stay held.
+    pub fn kill9(&mut self) {
+        let c = self.child.as_mut().expect("kill9 needs a server started with spawn()");
+        c.kill().expect("SIGKILL");
+        let _ = c.wait();
+    }
+
+    /// Starts the child process again after [`Server::kill9`], on a new port.
+    pub async fn respawn(mut self) -> Server {
+        let env = std::mem::take(&mut self.env);
+        let tmp = std::mem::replace(&mut self._tmp, tempfile::tempdir().expect("tempdir"));
+        self.child = None;
+        spawn_process(env, tmp, self.s3.take(), self.blobs).await
+    }
+
+    /// Another `vigil serve` process on the same database and data dir.
+    pub async fn sibling(&self) -> Server {
+        spawn_process(self.env.clone(), tempfile::tempdir().expect("tempdir"), None, self.blobs).await
+    }
+
+    /// Where child processes write their logs.
+    pub fn log_dir(&self) -> &Path {
+        self._tmp.path()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -380,14 +511,18 @@ macro_rules! both_dbs {
     };
 }
 
-/// A built component from `plugins/` or `examples/` (`make plugins` builds them).
-pub fn component(name: &str) -> Vec<u8> {
-    let dir = std::env::var("VIGIL_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+/// Where `make plugins` puts the components.
+pub fn plugins_dir() -> PathBuf {
+    std::env::var("VIGIL_PLUGINS_DIR").map(PathBuf::from).unwrap_or_else(|_| {
         let target = std::env::var("CARGO_TARGET_DIR")
             .unwrap_or_else(|_| format!("{}/.cache/vigil/target", std::env::var("HOME").unwrap_or_default()));
         PathBuf::from(target).join("plugins/wasm32-wasip2/release")
-    });
-    let path = dir.join(format!("{name}.wasm"));
+    })
+}
+
+/// A built component from `plugins/` or `examples/` (`make plugins` builds them).
+pub fn component(name: &str) -> Vec<u8> {
+    let path = plugins_dir().join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; build the components with `make plugins`", path.display()))
 }
 
@@ -417,8 +552,12 @@ pub fn test_photo(name: &str) -> Vec<u8> {
 /// A real video made by ffmpeg from a still: `secs` seconds at 10 fps, in the container of `ext`
 /// (mp4 → H.264, webm → VP8, mov → H.264), scaled to `width` wide.
 pub fn video_of(photo: &str, secs: u32, ext: &str, width: u32) -> Vec<u8> {
+    video_from(&assets_dir().join("testdata").join(photo), secs, ext, width)
+}
+
+/// [`video_of`] for any still on disk.
+pub fn video_from(src: &Path, secs: u32, ext: &str, width: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let src = assets_dir().join("testdata").join(photo);
     let out = dir.path().join(format!("v.{ext}"));
     let codec: &[&str] = match ext {
         "webm" => &["-c:v", "libvpx", "-b:v", "1M"],
@@ -426,7 +565,7 @@ pub fn video_of(photo: &str, secs: u32, ext: &str, width: u32) -> Vec<u8> {
     };
     let st = std::process::Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-loop", "1", "-i"])
-        .arg(&src)
+        .arg(src)
         .args(["-t", &secs.to_string(), "-r", "10", "-vf", &format!("scale={width}:-2")])
         .args(codec)
         .arg(&out)
@@ -434,4 +573,157 @@ pub fn video_of(photo: &str, secs: u32, ext: &str, width: u32) -> Vec<u8> {
         .expect("ffmpeg (make setup installs it)");
     assert!(st.success(), "ffmpeg could not make the test video");
     std::fs::read(out).expect("video")
+}
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    /// What the receiver answered.
+    pub status: u16,
+}
+
+impl Hit {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("webhook body is JSON")
+    }
+}
+
+/// A webhook receiver on loopback: records every request and answers 500 to the first
+/// `fail_first` of them, 200 afterwards. Plain HTTP/1.1, one request per connection.
+pub struct Receiver {
+    pub url: String,
+    pub hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start(fail_first: usize) -> Receiver {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>> = Default::default();
+        let h = hits.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let head_end = loop {
+                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let headers: BTreeMap<String, String> = head
+                        .lines()
+                        .skip(1)
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect();
+                    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let body = buf[head_end..(head_end + len).min(buf.len())].to_vec();
+                    let status = {
+                        let mut hits = h.lock().unwrap();
+                        let status = if hits.len() < fail_first { 500 } else { 200 };
+                        hits.push(Hit { headers, body, status });
+                        status
+                    };
+                    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = sock.write_all(reply.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        Receiver { url, hits, task }
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A presentation attack made from a public-domain portrait: the photo as a print held up to the
+/// camera, shrunk to `k` of the frame with a paper border on a textured background (the liveness
+/// model sees the border within its context window; see the inference tests). PNG bytes.
+pub fn held_print(photo: &str, k: f32) -> Vec<u8> {
+    let bona = image::load_from_memory(&test_photo(photo)).expect("photo").to_rgb8();
+    let (w, h) = bona.dimensions();
+    let (pw, ph) = ((w as f32 * k) as u32, (h as f32 * k) as u32);
+    let small = image::imageops::resize(&bona, pw, ph, image::imageops::FilterType::Triangle);
+    let border = (pw / 12).max(4);
+    let (ox, oy) = ((w - pw) / 2, (h - ph) / 2);
+    let mut canvas = image::RgbImage::from_fn(w, h, |x, y| {
+        let paper = x + border >= ox && x < ox + pw + border && y + border >= oy && y < oy + ph + border;
+        let n = ((x * 7 + y * 13) % 23) as u8;
+        if paper { image::Rgb([235, 235, 228]) } else { image::Rgb([60 + n, 55 + n, 50 + n]) }
+    });
+    image::imageops::overlay(&mut canvas, &small, i64::from(ox), i64::from(oy));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(canvas).write_to(&mut out, image::ImageFormat::Png).expect("encode");
+    out.into_inner()
+}
+
+/// A one-entry-per-file ZIP (a shots set).
+pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).expect("zip entry");
+        w.write_all(bytes).expect("zip write");
+    }
+    w.finish().expect("zip").into_inner()
+}
+
+/// HMAC-SHA256, hex: to check webhook signatures independently of the server's code.
+pub fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut k = key.to_vec();
+    if k.len() > 64 {
+        k = Sha256::digest(&k).to_vec();
+    }
+    k.resize(64, 0);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new().chain_update(&ipad).chain_update(msg).finalize();
+    let outer = Sha256::new().chain_update(&opad).chain_update(inner).finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Server {
+    /// Polls an analysis until it leaves PROCESSING (as the SDKs do), for at most `secs`.
+    pub async fn wait_analysis(&self, sess: &Session, id: &str, secs: u64) -> Value {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let (st, a) = self.get(sess, &format!("/api/analyses/{id}")).await;
+            assert_eq!(st, StatusCode::OK, "{a}");
+            if a["state"] != "PROCESSING" {
+                return a;
+            }
+            assert!(std::time::Instant::now() < until, "analysis {id} still PROCESSING after {secs} s: {a}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }

@@ -56,17 +56,17 @@ impl App {
     }
 
     /// Fills media, and the optional embeds, into folders.
-    async fn complete(&self, mut list: Vec<Folder>, embed: Embed) -> Result<Vec<Folder>> {
+    pub(crate) async fn complete(&self, mut list: Vec<Folder>, embed: Embed) -> Result<Vec<Folder>> {
         let ids: Vec<Uuid> = list.iter().map(|f| f.folder_id).collect();
         let mut by_folder: HashMap<Uuid, Vec<_>> = HashMap::new();
         for m in media::of_folders(&mut self.store(), &ids).await.infra()? {
             by_folder.entry(m.folder_id).or_default().push(self.with_urls(m));
         }
+        let mut analyses = if embed.analyses { self.analyses_of(&ids).await? } else { HashMap::new() };
         for f in &mut list {
             f.media = by_folder.remove(&f.folder_id).unwrap_or_default();
             if embed.analyses {
-                // Analyses arrive with the analyses issue; until then a folder has none.
-                f.analyses = Some(Vec::new());
+                f.analyses = Some(analyses.remove(&f.folder_id).unwrap_or_default());
             }
             if embed.user
                 && let Some(u) = f.user_id

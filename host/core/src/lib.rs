@@ -1,14 +1,17 @@
-//! Vigil's use-cases: auth, users, companies, folders, media, metadata, health.
+//! Vigil's use-cases: auth, users, companies, folders, media, metadata, analyses and their jobs,
+//! webhooks, health.
 //!
 //! Architecture invariant: every function here takes the caller's [`Principal`] (or a token to
 //! resolve into one) and checks the permission policy before it reads or writes; no HTTP type
 //! crosses into this crate, and SQL stays in `vigil-store`.
 
+pub mod analyses;
 pub mod auth;
 pub mod companies;
 pub mod crypto;
 pub mod folders;
 pub mod frames;
+pub mod jobs;
 pub mod media;
 pub mod meta;
 pub mod plugins;
@@ -16,6 +19,7 @@ pub mod upload;
 pub mod users;
 pub mod video;
 pub mod vision;
+pub mod webhooks;
 
 use std::sync::Arc;
 use vigil_blob::{Blob, BlobError};
@@ -69,6 +73,8 @@ pub struct CoreConfig {
     pub shots: frames::ShotsLimits,
     /// Rebuild an MP4 preview (`video_url`) from every uploaded shots set.
     pub shots_preview: bool,
+    /// Workers, leases, retries and webhooks.
+    pub jobs: jobs::JobsConfig,
 }
 
 impl Default for CoreConfig {
@@ -86,6 +92,7 @@ impl Default for CoreConfig {
             video: video::VideoLimits::default(),
             shots: frames::ShotsLimits::default(),
             shots_preview: true,
+            jobs: jobs::JobsConfig::default(),
         }
     }
 }
@@ -101,11 +108,21 @@ struct Inner {
     blob: Blob,
     cfg: CoreConfig,
     plugins: Arc<plugins::PluginRuntime>,
+    /// Wakes idle workers when this process queues a job.
+    wake: tokio::sync::Notify,
+    /// Webhook deliveries.
+    http: reqwest::Client,
 }
 
 impl App {
     pub fn new(store: Store, blob: Blob, cfg: CoreConfig, plugins: Arc<plugins::PluginRuntime>) -> App {
-        App { inner: Arc::new(Inner { store, blob, cfg, plugins }) }
+        // Webhooks never follow redirects: a receiver could otherwise point the server elsewhere.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http }) }
     }
     pub fn store(&self) -> Store {
         self.inner.store.clone()

@@ -143,11 +143,21 @@ impl App {
         Ok(())
     }
 
-    /// Serves `/static/{folder_id}/{file}` where file is `{media_id}.{ext}` or
-    /// `{media_id}_thumb.jpg`. With `OZ_USE_PERMISSIONS_FOR_STATIC` on, `p` must be able to read the
-    /// folder; with it off the unguessable name is the only protection.
+    /// Serves `/static/{folder_id}/{file}` where file is `{media_id}.{ext}`, `{media_id}_thumb.jpg`,
+    /// `{media_id}_preview.mp4` or an analysis output `{image_id}_output.jpg`. With
+    /// `OZ_USE_PERMISSIONS_FOR_STATIC` on, `p` must be able to read the folder; with it off the
+    /// unguessable name is the only protection.
     pub async fn media_file(&self, p: Option<&Principal>, folder_id: Uuid, file: &str) -> Result<FileBody> {
         let not_found = || Error::not_found("file");
+        if let Some(stem) = file.strip_suffix("_output.jpg") {
+            let id = Uuid::parse_str(stem).map_err(|_| not_found())?;
+            let f = self.static_folder(p, folder_id).await?;
+            let key = crate::analyses::output_key(f.company_id, folder_id, id);
+            if !self.blob().exists(&key).await.infra()? {
+                return Err(not_found());
+            }
+            return self.file_body(&key, "image/jpeg".into()).await;
+        }
         let (stem, kind) = if let Some(stem) = file.strip_suffix("_thumb.jpg") {
             (stem, FileKind::Thumb)
         } else if let Some(stem) = file.strip_suffix("_preview.mp4") {
@@ -160,18 +170,7 @@ impl App {
         if m.folder_id != folder_id {
             return Err(not_found());
         }
-        if self.cfg().use_permissions_for_static {
-            let p = p.ok_or_else(|| {
-                Error::new(
-                    vigil_domain::Code::AuthNotProvided,
-                    "access token not provided; send it in the X-Forensic-Access-Token header",
-                )
-            })?;
-            let f = folders::get(&mut self.store(), folder_id).await.infra()?.ok_or_else(not_found)?;
-            if !p.can_read_folder(f.owned()) {
-                return Err(not_found());
-            }
-        }
+        self.static_folder(p, folder_id).await?;
         let (key, content_type) = match kind {
             FileKind::Thumb => (m.thumb_key.clone().ok_or_else(not_found)?, "image/jpeg".to_string()),
             FileKind::Preview => (m.preview_key.clone().ok_or_else(not_found)?, "video/mp4".to_string()),
@@ -185,6 +184,23 @@ impl App {
             }
         };
         self.file_body(&key, content_type).await
+    }
+
+    /// The folder of a static link, after the permission check when it is on.
+    async fn static_folder(&self, p: Option<&Principal>, folder_id: Uuid) -> Result<vigil_domain::model::Folder> {
+        let f = folders::get(&mut self.store(), folder_id).await.infra()?.ok_or_else(|| Error::not_found("file"))?;
+        if self.cfg().use_permissions_for_static {
+            let p = p.ok_or_else(|| {
+                Error::new(
+                    vigil_domain::Code::AuthNotProvided,
+                    "access token not provided; send it in the X-Forensic-Access-Token header",
+                )
+            })?;
+            if !p.can_read_folder(f.owned()) {
+                return Err(Error::not_found("file"));
+            }
+        }
+        Ok(f)
     }
 
     async fn file_body(&self, key: &str, content_type: String) -> Result<FileBody> {

@@ -14,6 +14,7 @@ pub enum MetaOwner {
     User,
     Folder,
     Media,
+    Analysis,
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +50,13 @@ impl App {
                     self.folder_for_write(p, m.folder_id).await?;
                 }
                 Ok(MetaTable::Media)
+            }
+            MetaOwner::Analysis => {
+                let a = self.get_analysis(p, id).await?;
+                if write {
+                    self.folder_for_write(p, a.folder_id).await?;
+                }
+                Ok(MetaTable::Analyses)
             }
         }
     }

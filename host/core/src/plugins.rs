@@ -313,6 +313,12 @@ impl App {
         Ok(())
     }
 
+    /// Makes a version active without a caller (start-up registration of the built-ins).
+    pub async fn admin_activate_plugin(&self, id: Uuid) -> Result<PluginInfo> {
+        let row = plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?;
+        self.activate_row(row, None).await
+    }
+
     /// Every plugin, for the operator's CLI.
     pub async fn admin_list_plugins(&self) -> Result<Vec<PluginInfo>> {
         Ok(plugins::list(&mut self.store(), None).await.infra()?.into_iter().map(|r| r.info).collect())

@@ -172,3 +172,72 @@ pub struct SnapshotRequest {
     /// Shots sets: index of the frame, from 0.
     pub frame: Option<usize>,
 }
+
+/// An analysis (reference §3.6).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Analysis {
+    pub analyse_id: Uuid,
+    pub folder_id: Uuid,
+    pub company_id: Uuid,
+    pub user_id: Option<Uuid>,
+    /// Shared by the analyses requested together; the folder verdict comes from the latest group.
+    pub group_id: Uuid,
+    /// QUALITY, BIOMETRY, COLLECTION, DOCUMENTS (or a custom type served by a plugin).
+    #[serde(rename = "type")]
+    pub analysis_type: String,
+    /// PROCESSING, FINISHED or FAILED.
+    pub state: String,
+    /// PROCESSING, FAILED, SUCCESS, DECLINED or OPERATOR_REQUIRED; an operator decision sets it.
+    pub resolution_status: String,
+    /// Same as `resolution_status` (SDKs read this one).
+    pub resolution: String,
+    /// The verdict the analysis itself reached, before any operator decision.
+    pub system_resolution: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub source_media: Vec<Media>,
+    #[schema(value_type = Option<Object>)]
+    pub results_data: Option<Value>,
+    pub results_media: Vec<ResultMedia>,
+    /// Why the analysis FAILED: `{error_code, error_message, details}`.
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<Value>,
+    pub operator_id: Option<Uuid>,
+    pub operator_comment: Option<String>,
+    pub time_decided: Option<f64>,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    /// Which plugin version decided, attempts, worker and timings.
+    #[schema(value_type = Object)]
+    pub technical_meta_data: Value,
+    pub time_task_send_to_broker: Option<f64>,
+    pub time_task_received: Option<f64>,
+    pub time_task_finished: Option<f64>,
+    pub time_created: f64,
+    pub time_updated: f64,
+    #[serde(skip)]
+    pub source_ids: Vec<Uuid>,
+    #[serde(skip)]
+    pub webhook_url: Option<String>,
+}
+
+/// The result of an analysis for one of its media.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ResultMedia {
+    pub result_media_id: Uuid,
+    pub source_media_id: Uuid,
+    pub analyse_id: Uuid,
+    #[schema(value_type = Object)]
+    pub results_data: Value,
+    pub output_images: Vec<OutputImage>,
+}
+
+/// An image an analysis produced (the best shot), served under `original_url`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutputImage {
+    pub output_image_id: Uuid,
+    /// What the plugin called it (`best_shot`).
+    pub label: String,
+    #[serde(default)]
+    pub original_url: String,
+}

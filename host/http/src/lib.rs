@@ -28,6 +28,7 @@ use vigil_core::App;
     tags(
         (name = "auth", description = "Log-in and token refresh"),
         (name = "users"), (name = "companies"), (name = "folders"), (name = "media"),
+        (name = "analyses", description = "QUALITY, BIOMETRY and custom analyses, operator decisions, webhook deliveries"),
         (name = "plugins", description = "Wasm plugin registry: upload, activate (hot swap), dry run"),
         (name = "service", description = "Health, configuration, specification"),
     )

@@ -153,6 +153,10 @@ pub struct AnalysisOutput {
     pub results_json: String,
     pub media_results: Vec<MediaOutput>,
     pub saved_images: Vec<SavedImage>,
+    /// Wall time of the call, and the part of it spent in host services (decoding, inference):
+    /// the rest ran inside Wasm.
+    pub wall_time: Duration,
+    pub host_time: Duration,
 }
 
 /// A compiled component ready to instantiate, for one world.
@@ -511,6 +515,8 @@ impl PluginHost {
                 })
                 .collect(),
             saved_images: std::mem::take(&mut store.data_mut().saved),
+            wall_time: store.data().started.elapsed(),
+            host_time: store.data().host_time,
         })
     }
 

@@ -139,3 +139,11 @@ pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
     q.bind(id);
     ex.execute(q).await
 }
+
+/// Writes the folder's aggregate stage and verdict.
+pub async fn set_status(ex: &mut impl Exec, id: Uuid, stage: &str, verdict: &str, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE folders SET resolution_status = ");
+    q.bind(stage).push(", system_resolution = ").bind(verdict).push(", time_updated = ").bind(now);
+    q.push(" WHERE folder_id = ").bind(id);
+    ex.execute(q).await
+}

@@ -5,14 +5,17 @@
 //! text), dispatched over [`Store`]'s pool; the few dialect differences (JSON field access) live in
 //! [`Dialect`]. Each backend keeps its own migration set under `migrations/`.
 
+pub mod analyses;
 pub mod companies;
 mod exec;
 pub mod folders;
+pub mod jobs;
 pub mod media;
 pub mod meta;
 pub mod plugins;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 pub use exec::{Dialect, Exec, Row, Sql, Store, Tx, Val};
 

@@ -12,6 +12,7 @@ pub enum MetaTable {
     Users,
     Folders,
     Media,
+    Analyses,
 }
 
 impl MetaTable {
@@ -21,6 +22,7 @@ impl MetaTable {
             MetaTable::Users => ("users", "user_id"),
             MetaTable::Folders => ("folders", "folder_id"),
             MetaTable::Media => ("media", "media_id"),
+            MetaTable::Analyses => ("analyses", "analyse_id"),
         }
     }
 }

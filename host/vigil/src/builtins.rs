@@ -11,9 +11,15 @@
 //! config = { threshold = "0.5" } # optional
 //! ```
 //!
-//! Each registers as a global version named after its hash (`sha-<first 12 hex>`), so a rebuilt
-//! component becomes a new version instead of silently replacing the old one, and re-registering
-//! the same file is a no-op.
+//! `file` is looked up in `plugins_dir` when that is configured (`VIGIL_PLUGINS_DIR`, where
+//! `make plugins` puts the components) and holds it, else next to the manifest. The operator may override
+//! entries of a built-in's `config` (`VIGIL_BUILTIN_CONFIG`, e.g.
+//! `{"quality":{"legacy_scores":"true"}}`).
+//!
+//! Each registers as a global version named after the hashes of its component and of its
+//! effective configuration (`sha-<12 hex>-<8 hex>`), so a rebuilt component or a changed
+//! configuration becomes a new version instead of silently replacing the old one; registering
+//! what is already installed only makes sure it is the active version.
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
@@ -39,16 +45,24 @@ struct Entry {
     config: BTreeMap<String, String>,
 }
 
-/// Registers and activates every built-in of the manifest that is not installed yet.
-pub async fn register(app: &App, manifest: &Path) -> Result<usize> {
+/// Registers and activates every built-in of the manifest; `overrides` are per-name config entries.
+pub async fn register(
+    app: &App,
+    manifest: &Path,
+    plugins_dir: Option<&Path>,
+    overrides: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<usize> {
     let text = std::fs::read_to_string(manifest)
         .with_context(|| format!("reading built-ins manifest {}", manifest.display()))?;
     let m: Manifest = toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
-    let base = manifest.parent().unwrap_or(Path::new("."));
+    let beside = manifest.parent().unwrap_or(Path::new("."));
     let installed = app.admin_list_plugins().await.map_err(|e| anyhow!("{}", e.message))?;
     let mut added = 0;
     for e in m.plugin {
-        let path = base.join(&e.file);
+        let path = match plugins_dir.map(|d| d.join(&e.file)) {
+            Some(p) if p.exists() => p,
+            _ => beside.join(&e.file),
+        };
         let wasm =
             std::fs::read(&path).with_context(|| format!("built-in '{}': reading {}", e.name, path.display()))?;
         let sha = vigil_plugin_host::sha256_hex(&wasm);
@@ -57,12 +71,23 @@ pub async fn register(app: &App, manifest: &Path) -> Result<usize> {
         {
             bail!("built-in '{}': {} has sha256 {sha}, but the manifest pins {pin}", e.name, path.display());
         }
-        let version = format!("sha-{}", &sha[..12]);
+        let mut config = e.config.clone();
+        if let Some(o) = overrides.get(&e.name) {
+            config.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let config_sha = vigil_plugin_host::sha256_hex(serde_json::to_string(&config)?.as_bytes());
+        let version = format!("sha-{}-{}", &sha[..12], &config_sha[..8]);
         let known = installed.iter().find(|p| p.company_id.is_none() && p.name == e.name && p.version == version);
-        if known.is_some() {
+        if let Some(k) = known {
+            if !k.active {
+                app.admin_activate_plugin(k.plugin_id)
+                    .await
+                    .map_err(|err| anyhow!("built-in '{}': {}", e.name, err.message))?;
+                tracing::info!(name = %e.name, %version, "built-in plugin re-activated");
+            }
             continue;
         }
-        let manifest = serde_json::json!({ "kind": e.kind, "name": e.name, "version": version, "config": e.config, "activate": true });
+        let manifest = serde_json::json!({ "kind": e.kind, "name": e.name, "version": version, "config": config, "activate": true });
         app.upload_plugin(None, manifest.to_string().as_bytes(), wasm)
             .await
             .map_err(|err| anyhow!("built-in '{}': {}", e.name, err.message))?;

@@ -52,6 +52,17 @@ pub const KEYS: &[&str] = &[
     "models_manifest",
     "embedding_model",
     "company_embedding_models",
+    "workers",
+    "job_lease",
+    "job_max_attempts",
+    "job_backoff_ms",
+    "job_poll_ms",
+    "webhook_max_attempts",
+    "webhook_timeout",
+    "webhook_allow_private",
+    "webhook_secret",
+    "builtin_config",
+    "plugins_dir",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -71,6 +82,10 @@ pub struct Settings {
     pub plugin_sync_secs: u64,
     /// A TOML manifest of built-in plugins to register at start-up (see `vigil::builtins`).
     pub builtins: Option<PathBuf>,
+    /// Where the manifest's component files are (default: next to the manifest).
+    pub plugins_dir: Option<PathBuf>,
+    /// Per built-in configuration overrides: `{"quality": {"legacy_scores": "true"}}`.
+    pub builtin_config: BTreeMap<String, BTreeMap<String, String>>,
     /// ONNX Runtime and the models (`make assets`), shared by every data dir.
     pub assets_dir: PathBuf,
     pub inference_threads: usize,
@@ -213,6 +228,27 @@ impl Settings {
                 ..c.shots
             },
             shots_preview: flag("shots_preview", c.shots_preview)?,
+            jobs: {
+                let j = c.jobs;
+                let ms = |k: &str, d: std::time::Duration| -> Result<std::time::Duration> {
+                    Ok(std::time::Duration::from_millis(num(k, d.as_millis() as u64)?.max(1)))
+                };
+                vigil_core::jobs::JobsConfig {
+                    workers: num("workers", j.workers as u64)? as usize,
+                    lease: std::time::Duration::from_secs(dur("job_lease", j.lease.as_secs())?),
+                    max_attempts: num("job_max_attempts", u64::from(j.max_attempts))?.clamp(1, 100) as u32,
+                    backoff_base: ms("job_backoff_ms", j.backoff_base)?,
+                    poll: ms("job_poll_ms", j.poll)?,
+                    webhook_max_attempts: num("webhook_max_attempts", u64::from(j.webhook_max_attempts))?.clamp(1, 100)
+                        as u32,
+                    webhook_timeout: std::time::Duration::from_secs(dur(
+                        "webhook_timeout",
+                        j.webhook_timeout.as_secs(),
+                    )?),
+                    webhook_allow_private: flag("webhook_allow_private", j.webhook_allow_private)?,
+                    webhook_secret: get("webhook_secret"),
+                }
+            },
         };
         let log_json = match get("log_format").as_deref() {
             None | Some("text") => false,
@@ -236,6 +272,13 @@ impl Settings {
             log_json,
             plugin_sync_secs: dur("plugin_sync_secs", 10)?,
             builtins: get("builtins").map(PathBuf::from),
+            plugins_dir: get("plugins_dir").map(PathBuf::from),
+            builtin_config: match get("builtin_config") {
+                None => BTreeMap::new(),
+                Some(v) => serde_json::from_str(&v).map_err(|e| {
+                    anyhow!("builtin_config: expected {{\"<plugin>\": {{\"<key>\": \"<value>\"}}}}: {e}")
+                })?,
+            },
             assets_dir: PathBuf::from(get("assets_dir").unwrap_or_else(|| "./assets".into())),
             inference_threads: num("inference_threads", 2)?.max(1) as usize,
             models_manifest: get("models_manifest").map(PathBuf::from),

@@ -144,15 +144,18 @@ pub async fn serve(
     }
     tracing::info!(%addr, database = %app.store().dialect_name(), blob = app.blob().scheme(), "vigil listening");
     if let Some(manifest) = &s.builtins {
-        builtins::register(&app, manifest).await?;
+        builtins::register(&app, manifest, s.plugins_dir.as_deref(), &s.builtin_config).await?;
     }
     let loaded = app.sync_plugins().await.map_err(|e| anyhow::anyhow!("loading plugins: {}", e.message))?;
     tracing::info!(plugins = loaded, "active plugins loaded");
     let purger = tokio::spawn(purge_sessions(app.clone()));
     let syncer = tokio::spawn(sync_plugins(app.clone(), s.plugin_sync_secs));
+    let workers = app.spawn_workers();
+    tracing::info!(workers = s.core.jobs.workers, "analysis workers started");
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;
     purger.abort();
     syncer.abort();
+    workers.stop(&app).await;
     app.store().close().await;
     Ok(result?)
 }

@@ -21,17 +21,7 @@ fn tar_gz(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
-fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-        z.write_all(data).unwrap();
-    }
-    z.finish().unwrap().into_inner()
-}
-
-fn as_jpeg(png: &[u8]) -> Vec<u8> {
+pub(crate) fn as_jpeg(png: &[u8]) -> Vec<u8> {
     let img = image::load_from_memory(png).unwrap();
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();

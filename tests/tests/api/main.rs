@@ -2,11 +2,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod analyses;
 mod auth;
 mod companies;
 mod decoding;
 mod folders;
 mod isolation;
+mod jobs;
 mod media;
 mod permissions;
 mod plugins;

@@ -18,7 +18,7 @@ async fn s3_backend(db: Db) {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{f}");
-    assert_eq!(s.blob_files().len(), 3, "photo, thumbnail and video are objects in the bucket");
+    assert_eq!(s.media_blob_files().len(), 3, "photo, thumbnail and video are objects in the bucket");
     assert!(s.fetch(Some(&a), &id(&f["media"][0], "original_url")).await.1 == photo, "photo differs");
     assert!(s.fetch(Some(&a), &id(&f["media"][1], "original_url")).await.1 == video, "video differs");
     assert_eq!(s.get_anon("/api/healthcheck").await.1["storage"], "ok");
@@ -27,7 +27,7 @@ async fn s3_backend(db: Db) {
         .upload(&a, "/api/folders", vec![file("p", "p.jpg", photo)], Some(serde_json::json!({"media:tags": {"q": []}})))
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    assert_eq!(s.blob_files().len(), 3);
+    assert_eq!(s.media_blob_files().len(), 3);
     let (st, _) = s
         .upload(
             &a,
@@ -37,8 +37,8 @@ async fn s3_backend(db: Db) {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED);
-    assert_eq!(s.blob_files().len(), 5);
+    assert_eq!(s.media_blob_files().len(), 5);
     assert_eq!(s.delete(&a, &format!("/api/folders/{}", id(&f, "folder_id"))).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(s.blob_files().len(), 0, "{:?}", s.blob_files());
+    assert_eq!(s.media_blob_files().len(), 0, "{:?}", s.media_blob_files());
 }
 both_dbs!(s3_backend_t, s3_backend);

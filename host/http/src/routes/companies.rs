@@ -8,10 +8,13 @@ use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
 use vigil_core::companies::CompanyBody;
+use vigil_core::webhooks::{CompanyWebhook, CompanyWebhookBody};
 use vigil_domain::model::{Company, Page};
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
-    r.routes(routes!(list_companies, create_company)).routes(routes!(get_company, patch_company, delete_company))
+    r.routes(routes!(list_companies, create_company))
+        .routes(routes!(get_company, patch_company, delete_company))
+        .routes(routes!(get_webhook, put_webhook))
 }
 
 #[utoipa::path(get, path = "/api/companies", tag = "companies",
@@ -67,4 +70,28 @@ async fn patch_company(
 async fn delete_company(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     app.delete_company(&p, parse_id("company_id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The company's default webhook (ADMIN, CLIENT ADMIN of the company). The secret is never shown.
+#[utoipa::path(get, path = "/api/companies/{company_id}/webhook", tag = "companies", params(("company_id" = String, Path)),
+    responses((status = 200, body = CompanyWebhook), (status = 403), (status = 404)))]
+async fn get_webhook(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<CompanyWebhook>> {
+    Ok(axum::Json(app.get_company_webhook(&p, parse_id("company_id", &id)?).await?))
+}
+
+/// Set (or, with `"url": null`, remove) the URL every finished analysis of the company is POSTed
+/// to, and the secret deliveries are signed with.
+#[utoipa::path(put, path = "/api/companies/{company_id}/webhook", tag = "companies", params(("company_id" = String, Path)),
+    request_body = CompanyWebhookBody, responses((status = 200, body = CompanyWebhook), (status = 400), (status = 403), (status = 404)))]
+async fn put_webhook(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    Json(b): Json<CompanyWebhookBody>,
+) -> ApiResult<axum::Json<CompanyWebhook>> {
+    Ok(axum::Json(app.set_company_webhook(&p, parse_id("company_id", &id)?, b).await?))
 }

@@ -1,5 +1,5 @@
-//! `/api/{users,folders,media}/{id}/meta_data`: GET, POST (replace), PATCH (merge), DELETE.
-//! Analyses and collections join with a line each when they exist.
+//! `/api/{users,folders,media,analyses}/{id}/meta_data`: GET, POST (replace), PATCH (merge), DELETE.
+//! Collections join with a line when they exist.
 
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, parse_id};
@@ -76,7 +76,8 @@ macro_rules! meta_routes {
 meta_routes!(users, "/api/users/{id}/meta_data", MetaOwner::User, "users");
 meta_routes!(folders, "/api/folders/{id}/meta_data", MetaOwner::Folder, "folders");
 meta_routes!(media, "/api/media/{id}/meta_data", MetaOwner::Media, "media");
+meta_routes!(analyses, "/api/analyses/{id}/meta_data", MetaOwner::Analysis, "analyses");
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
-    media::router(folders::router(users::router(r)))
+    analyses::router(media::router(folders::router(users::router(r))))
 }

@@ -1,5 +1,6 @@
 //! One module per resource; each exposes `router` and this root only merges them.
 
+mod analyses;
 mod auth;
 mod companies;
 mod files;
@@ -22,6 +23,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = companies::router(r);
     let r = folders::router(r);
     let r = media::router(r);
+    let r = analyses::router(r);
     let r = meta::router(r);
     let r = service::router(r);
     let r = plugins::router(r);

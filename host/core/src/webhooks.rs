@@ -1,0 +1,256 @@
+//! Webhooks: when an analysis finishes, its JSON and its folder's are POSTed to the URL given with
+//! the request and to the company's default URL. Deliveries are jobs of the same durable queue
+//! (retries with backoff and jitter), every attempt is recorded, and each body is signed:
+//!
+//! `X-Vigil-Signature: sha256=<hex HMAC-SHA256 of "<X-Vigil-Timestamp>.<body>">` under the
+//! company's webhook secret (or the server's `webhook_secret`). `X-Vigil-Delivery` stays the same
+//! across retries so receivers can drop duplicates.
+
+use crate::folders::Embed;
+use crate::{App, Infra, now_micros};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::net::IpAddr;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use vigil_domain::model::Analysis;
+use vigil_domain::policy::{Principal, Role};
+use vigil_domain::{Code, Error, Result};
+use vigil_store::jobs::{self, Job};
+use vigil_store::webhooks;
+pub use vigil_store::webhooks::Delivery;
+use vigil_store::{Exec, analyses, folders};
+
+pub const JOB_WEBHOOK: &str = "webhook";
+pub const EVENT_FINISHED: &str = "analysis.finished";
+
+/// A company's default webhook (`/api/companies/{id}/webhook`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompanyWebhook {
+    pub company_id: Uuid,
+    pub url: Option<String>,
+    /// Whether deliveries are signed with a secret of the company's own.
+    pub has_secret: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyWebhookBody {
+    /// Where finished analyses of the company are POSTed; null removes it.
+    pub url: Option<String>,
+    /// The HMAC key for `X-Vigil-Signature` (at least 16 characters); write-only.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+fn check_url(u: &str) -> Result<()> {
+    let ok = reqwest::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+    if ok { Ok(()) } else { Err(Error::value(format!("'{u}' is not an http(s) URL"))) }
+}
+
+fn private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified() || v.is_broadcast()
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            v.is_loopback()
+                || v.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some_and(|m| private(IpAddr::V4(m)))
+        }
+    }
+}
+
+/// Refuses receivers on loopback or private networks unless the operator allows them, so a
+/// tenant cannot make the server call its own internal services.
+async fn check_destination(u: &str, allow_private: bool) -> std::result::Result<(), String> {
+    if allow_private {
+        return Ok(());
+    }
+    let url = reqwest::Url::parse(u).map_err(|e| e.to_string())?;
+    let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("resolving {host}: {e}"))?;
+    for a in addrs {
+        if private(a.ip()) {
+            return Err(format!("{host} resolves to the private address {} (webhook_allow_private is off)", a.ip()));
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// Queues one delivery per target of a finished analysis, inside the finishing transaction.
+    pub(crate) async fn queue_webhooks(&self, tx: &mut impl Exec, a: &Analysis, now: i64) -> Result<()> {
+        let mut targets: Vec<String> = a.webhook_url.iter().cloned().collect();
+        if let Some((Some(url), _)) = webhooks::company_hook(tx, a.company_id).await.infra()?
+            && !targets.contains(&url)
+        {
+            targets.push(url);
+        }
+        for url in targets {
+            let payload = json!({ "url": url, "event": EVENT_FINISHED, "folder_id": a.folder_id });
+            let job = jobs::NewJob {
+                kind: JOB_WEBHOOK,
+                company_id: Some(a.company_id),
+                subject_id: Some(a.analyse_id),
+                payload: &payload,
+                max_attempts: i64::from(self.cfg().jobs.webhook_max_attempts),
+                run_at: now,
+            };
+            jobs::enqueue(tx, &job, now).await.infra()?;
+        }
+        Ok(())
+    }
+
+    /// The callback body: the analysis and its folder (with every analysis), as the API shows them.
+    async fn webhook_body(&self, event: &str, analyse_id: Uuid) -> Result<Option<serde_json::Value>> {
+        let Some(a) = analyses::get(&mut self.store(), analyse_id).await.infra()? else { return Ok(None) };
+        let Some(f) = folders::get(&mut self.store(), a.folder_id).await.infra()? else { return Ok(None) };
+        let a = self.complete_analyses(vec![a]).await?.pop();
+        let f = self.complete(vec![f], Embed { analyses: true, ..Default::default() }).await?.pop();
+        Ok(Some(json!({ "event": event, "analysis": a, "folder": f })))
+    }
+
+    pub(crate) async fn run_webhook_job(&self, owner: &str, job: &Job) -> Result<()> {
+        let url = job.payload["url"].as_str().unwrap_or_default().to_string();
+        let event = job.payload["event"].as_str().unwrap_or(EVENT_FINISHED).to_string();
+        let (Some(company), Some(analyse_id)) = (job.company_id, job.subject_id) else {
+            return jobs::fail(&mut self.store(), job, owner, "webhook job without company or analysis", now_micros())
+                .await
+                .infra()
+                .map(|_| ());
+        };
+        let Some(body) = self.webhook_body(&event, analyse_id).await? else {
+            // The analysis or folder was deleted meanwhile: nothing left to tell.
+            return jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra().map(|_| ());
+        };
+        let body = body.to_string();
+        let secret = match webhooks::company_hook(&mut self.store(), company).await.infra()? {
+            Some((_, Some(s))) => Some(s),
+            _ => self.cfg().jobs.webhook_secret.clone(),
+        };
+        let started = std::time::Instant::now();
+        let result = match check_destination(&url, self.cfg().jobs.webhook_allow_private).await {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let ts = (now_micros() / 1_000_000).to_string();
+                let mut req = self
+                    .inner
+                    .http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-Vigil-Event", &event)
+                    .header("X-Vigil-Delivery", job.job_id.to_string())
+                    .header("X-Vigil-Timestamp", &ts);
+                if let Some(s) = &secret {
+                    let sig = crate::crypto::hmac_sha256_hex(s.as_bytes(), format!("{ts}.{body}").as_bytes());
+                    req = req.header("X-Vigil-Signature", format!("sha256={sig}"));
+                }
+                match req.body(body).timeout(self.cfg().jobs.webhook_timeout).send().await {
+                    Ok(r) => Ok(r.status().as_u16()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        let ms = started.elapsed().as_millis() as i64;
+        let (status, error) = match &result {
+            Ok(s) => (Some(i64::from(*s)), (!(200..300).contains(s)).then(|| format!("HTTP {s}"))),
+            Err(e) => (None, Some(e.clone())),
+        };
+        let delivery = Delivery {
+            delivery_id: Uuid::new_v4(),
+            job_id: job.job_id,
+            company_id: company,
+            analyse_id: Some(analyse_id),
+            folder_id: job.payload["folder_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
+            event,
+            url: url.clone(),
+            attempt: job.attempts,
+            status_code: status,
+            error: error.clone(),
+            duration_ms: ms,
+            time_created: 0.0,
+        };
+        webhooks::record(&mut self.store(), &delivery, now_micros()).await.infra()?;
+        match error {
+            None => {
+                jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra()?;
+            }
+            Some(reason) => {
+                tracing::warn!(%url, attempt = job.attempts, %reason, "webhook delivery failed");
+                if !self.retry_or_give_up(owner, job, &reason).await? {
+                    jobs::fail(&mut self.store(), job, owner, &reason, now_micros()).await.infra()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn can_manage_webhook(p: &Principal, company: Uuid) -> bool {
+        match p.role {
+            Role::Admin => true,
+            Role::ClientAdmin => p.company_id == company,
+            _ => false,
+        }
+    }
+
+    pub async fn get_company_webhook(&self, p: &Principal, company: Uuid) -> Result<CompanyWebhook> {
+        if !p.can_read_company(company) {
+            return Err(Error::not_found("company"));
+        }
+        if !Self::can_manage_webhook(p, company) {
+            return Err(Error::forbidden());
+        }
+        let (url, secret) = webhooks::company_hook(&mut self.store(), company)
+            .await
+            .infra()?
+            .ok_or_else(|| Error::not_found("company"))?;
+        Ok(CompanyWebhook { company_id: company, url, has_secret: secret.is_some() })
+    }
+
+    pub async fn set_company_webhook(
+        &self,
+        p: &Principal,
+        company: Uuid,
+        b: CompanyWebhookBody,
+    ) -> Result<CompanyWebhook> {
+        self.get_company_webhook(p, company).await?;
+        if let Some(u) = &b.url {
+            check_url(u)?;
+        }
+        if let Some(s) = &b.secret
+            && !(16..=256).contains(&s.len())
+        {
+            return Err(Error::value("secret must be 16 to 256 characters"));
+        }
+        // Keep the old secret unless a new one is given; removing the URL removes both.
+        let old_secret = webhooks::company_hook(&mut self.store(), company).await.infra()?.and_then(|(_, s)| s);
+        let secret = if b.url.is_none() { None } else { b.secret.or(old_secret) };
+        webhooks::set_company_hook(&mut self.store(), company, b.url.as_deref(), secret.as_deref(), now_micros())
+            .await
+            .infra()?;
+        self.get_company_webhook(p, company).await
+    }
+
+    /// Delivery attempts: of one analysis the caller can read, or of a company for its admins.
+    pub async fn list_webhook_deliveries(&self, p: &Principal, analyse_id: Option<Uuid>) -> Result<Vec<Delivery>> {
+        match analyse_id {
+            Some(id) => {
+                self.get_analysis(p, id).await?;
+                webhooks::list(&mut self.store(), None, Some(id), 500).await.infra()
+            }
+            None => {
+                let company = match p.role {
+                    Role::Admin => None,
+                    Role::ClientAdmin => Some(p.company_id),
+                    _ => return Err(Error::new(Code::AuthForbidden, "give analyse_id, or ask as a company admin")),
+                };
+                webhooks::list(&mut self.store(), company, None, 500).await.infra()
+            }
+        }
+    }
+}

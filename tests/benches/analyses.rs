@@ -1,0 +1,270 @@
+//! Analyses over HTTP on loopback (`make bench`), each beside the physical floor of what it uses
+//! (decoding plus the ONNX inference it needs), measured in the same run on the same machine:
+//!
+//! - QUALITY on one ~1 MP photo, from the start of the upload to FINISHED (p50, p90);
+//! - BIOMETRY on two ~1 MP photos, likewise;
+//! - QUALITY on a 5 s 720p H.264 video: the upload, and the analysis from request to FINISHED;
+//! - sustained QUALITY throughput: concurrent clients request and poll analyses of photos
+//!   uploaded beforehand;
+//! - the share of the server's analysis time spent inside Wasm (the plugin's own code).
+//!
+//! The server is the real one (SQLite, local files, the built-in components), started in this
+//! process on 127.0.0.1:0 by the test harness.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use vigil_inference::manifest::Manifest;
+use vigil_inference::{Assets, Vision};
+use vigil_tests::*;
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// A portrait scaled to about one megapixel, as a JPEG (quality 90).
+fn megapixel(photo: &str) -> Vec<u8> {
+    let img = image::load_from_memory(&test_photo(photo)).unwrap().to_rgb8();
+    let k = (1_000_000.0 / f64::from(img.width() * img.height())).sqrt();
+    let (w, h) = ((f64::from(img.width()) * k) as u32, (f64::from(img.height()) * k) as u32);
+    let big = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).unwrap();
+    out.into_inner()
+}
+
+/// 5 s of 1280×720 30 fps H.264 made from a portrait (with film grain, so frames differ).
+fn video_720p() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.mp4");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-loop", "1", "-i"])
+        .arg(assets_dir().join("testdata/astronaut.png"))
+        .args(["-t", "5", "-r", "30", "-vf"])
+        .arg(
+            "scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,noise=alls=12:allf=t",
+        )
+        .args(["-c:v", "libx264", "-preset", "medium", "-pix_fmt", "yuv420p"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> f64 {
+    f();
+    let mut v: Vec<f64> = (0..n).map(|_| ms(f())).collect();
+    pct(&mut v, 0.5)
+}
+
+struct Floors {
+    quality: f64,
+    biometry: f64,
+    video: f64,
+}
+
+/// Decoding plus exactly the inference each analysis needs, without server, database or Wasm.
+async fn floors(photo: &[u8], other: &[u8], video: &[u8]) -> Floors {
+    let v = Vision::load(&Assets::new(assets_dir()), &Manifest::shipped(), 2).unwrap();
+    let quality = median_of(30, || {
+        let t = Instant::now();
+        let img = image::load_from_memory(photo).unwrap().into_rgb8();
+        let f = v.detect(&img).unwrap()[0];
+        std::hint::black_box(v.spoofing(&img, &f).unwrap());
+        t.elapsed()
+    });
+    let biometry = median_of(30, || {
+        let t = Instant::now();
+        for bytes in [photo, other] {
+            let img = image::load_from_memory(bytes).unwrap().into_rgb8();
+            let f = v.detect(&img).unwrap()[0];
+            std::hint::black_box(v.embed(&img, &f, "fr_feature").unwrap());
+        }
+        t.elapsed()
+    });
+    let file = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
+    std::fs::write(file.path(), video).unwrap();
+    let lim = vigil_core::video::VideoLimits::default();
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        let t = Instant::now();
+        let frames = vigil_core::video::sample_frames(file.path(), &lim).await.unwrap();
+        for img in &frames {
+            if let Some(f) = v.detect(img).unwrap().first() {
+                std::hint::black_box(v.spoofing(img, f).unwrap());
+            }
+        }
+        runs.push(ms(t.elapsed()));
+    }
+    runs.remove(0);
+    Floors { quality, biometry, video: pct(&mut runs, 0.5) }
+}
+
+/// Uploads a folder of photos tagged `photo_selfie`.
+async fn upload(s: &Server, who: &Session, photos: &[&[u8]]) -> String {
+    let files = photos.iter().enumerate().map(|(i, b)| file(&format!("p{i}"), "p.jpg", b.to_vec())).collect();
+    let tags: serde_json::Map<String, Value> =
+        (0..photos.len()).map(|i| (format!("p{i}"), json!(["photo_selfie"]))).collect();
+    let (st, f) = s.upload(who, "/api/folders/", files, Some(json!({ "media:tags": tags }))).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    f["folder_id"].as_str().unwrap().to_string()
+}
+
+/// Requests one analysis and polls (every `poll`) until it leaves PROCESSING.
+async fn analyse(s: &Server, who: &Session, folder: &str, kind: &str, poll: Duration) -> Value {
+    let (st, list) =
+        s.post(who, &format!("/api/folders/{folder}/analyses/"), json!({"analyses": [{"type": kind}]})).await;
+    assert_eq!(st, StatusCode::CREATED, "{list}");
+    let id = list[0]["analyse_id"].as_str().unwrap().to_string();
+    loop {
+        let (st, a) = s.get(who, &format!("/api/analyses/{id}")).await;
+        assert_eq!(st, StatusCode::OK);
+        if a["state"] != "PROCESSING" {
+            return a;
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Server-side split of finished analyses: (elapsed in the worker, inside Wasm) in ms.
+fn split(list: &[Value]) -> (f64, f64) {
+    let sum = |k: &str| list.iter().map(|a| a["technical_meta_data"][k].as_f64().unwrap_or(0.0)).sum::<f64>();
+    (sum("elapsed_ms"), sum("wasm_ms"))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let photo = megapixel("astronaut.png");
+    let other = megapixel("grace_hopper.jpg");
+    let video = video_720p();
+    let fl = floors(&photo, &other, &video).await;
+    let workers = std::env::var("VIGIL_BENCH_WORKERS").unwrap_or_else(|_| "2".into());
+    let s = Server::builder(Db::Sqlite).set("workers", &workers).set("job_poll_ms", "500").start().await;
+    let admin = s.admin().await;
+    let poll = Duration::from_millis(2);
+    let mut finished = Vec::new();
+
+    let (mut q, mut qa) = (Vec::new(), Vec::new());
+    for i in 0..31 {
+        let t = Instant::now();
+        let folder = upload(&s, &admin, &[&photo]).await;
+        let up = t.elapsed();
+        let a = analyse(&s, &admin, &folder, "quality", poll).await;
+        assert_eq!(a["state"], "FINISHED", "{a}");
+        if i > 0 {
+            q.push(ms(t.elapsed()));
+            qa.push(ms(t.elapsed() - up));
+            finished.push(a);
+        }
+    }
+    let (mut b, mut ba) = (Vec::new(), Vec::new());
+    for i in 0..21 {
+        let t = Instant::now();
+        let folder = upload(&s, &admin, &[&photo, &other]).await;
+        let up = t.elapsed();
+        let a = analyse(&s, &admin, &folder, "biometry", poll).await;
+        assert_eq!(a["state"], "FINISHED", "{a}");
+        if i > 0 {
+            b.push(ms(t.elapsed()));
+            ba.push(ms(t.elapsed() - up));
+            finished.push(a);
+        }
+    }
+    let (mut vu, mut va) = (Vec::new(), Vec::new());
+    for i in 0..6 {
+        let t = Instant::now();
+        let (st, f) = s
+            .upload(
+                &admin,
+                "/api/folders/",
+                vec![file("v", "v.mp4", video.clone())],
+                Some(json!({"media:tags": {"v": ["video_selfie", "video_selfie_blank"]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{f}");
+        let up = t.elapsed();
+        let a = analyse(&s, &admin, f["folder_id"].as_str().unwrap(), "quality", poll).await;
+        assert_eq!(a["state"], "FINISHED", "{a}");
+        if i > 0 {
+            vu.push(ms(up));
+            va.push(ms(t.elapsed() - up));
+            finished.push(a);
+        }
+    }
+
+    // Throughput: photos uploaded first, then `clients` concurrent clients request and poll.
+    let n = 300;
+    let clients = 16;
+    let mut folders = Vec::new();
+    for _ in 0..n {
+        folders.push(upload(&s, &admin, &[&photo]).await);
+    }
+    let folders = Arc::new(folders);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let s = Arc::new(s);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (s, admin, folders, next, errors) =
+            (s.clone(), admin.clone(), folders.clone(), next.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= folders.len() {
+                    return done;
+                }
+                let a = analyse(&s, &admin, &folders[i], "quality", Duration::from_millis(20)).await;
+                if a["resolution_status"] != "SUCCESS" {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+                done.push(a);
+            }
+        }));
+    }
+    let mut through = Vec::new();
+    for task in tasks {
+        through.extend(task.await.unwrap());
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let rate = n as f64 / wall;
+    let (work, wasm) = split(&finished);
+    let (twork, twasm) = split(&through);
+
+    println!("Analyses over HTTP on loopback (SQLite, local files, {workers} workers), same run as the floors:");
+    println!("| measurement | p50 | p90 | floor (decode + inference) | ratio p50 ÷ floor |");
+    println!("|---|---|---|---|---|");
+    let row = |name: &str, v: &mut Vec<f64>, floor: f64| {
+        let p50 = pct(v, 0.5);
+        println!("| {name} | {p50:.1} ms | {:.1} ms | {floor:.1} ms | {:.2} |", pct(v, 0.9), p50 / floor);
+    };
+    row("QUALITY, 1 MP photo: upload → FINISHED", &mut q, fl.quality);
+    row("  of which request → FINISHED", &mut qa, fl.quality);
+    row("BIOMETRY, two 1 MP photos: upload → FINISHED", &mut b, fl.biometry);
+    row("  of which request → FINISHED", &mut ba, fl.biometry);
+    row("QUALITY, 5 s 720p video: request → FINISHED", &mut va, fl.video);
+    println!(
+        "| 5 s 720p video upload (probe + first-frame thumbnail) | {:.1} ms | {:.1} ms | | |",
+        pct(&mut vu, 0.5),
+        pct(&mut vu, 0.9)
+    );
+    println!();
+    println!(
+        "Sustained QUALITY: {n} analyses of 1 MP photos by {clients} concurrent clients in {wall:.2} s = {rate:.1} analyses/s, {} errors",
+        errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "Time inside Wasm: {:.2} % of the workers' analysis time in the latency runs, {:.2} % in the throughput run",
+        100.0 * wasm / work,
+        100.0 * twasm / twork
+    );
+}

@@ -1,0 +1,257 @@
+//! The durable job queue seen from outside: a `vigil serve` killed with SIGKILL mid-batch loses
+//! nothing and runs nothing twice; two processes on one PostgreSQL share a batch; webhooks are
+//! signed, retried after a 500 and recorded per attempt.
+
+use crate::{World, id};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use vigil_tests::*;
+
+const VIDEO_TAGS: [&str; 3] = ["video_selfie", "video_selfie_blank", "orientation_portrait"];
+
+/// A folder with a short selfie video, and `n` QUALITY analyses requested on it one by one.
+async fn batch(s: &Server, who: &Session, n: usize, hook: &str) -> (String, Vec<String>) {
+    let (st, f) = s
+        .upload(
+            who,
+            "/api/folders/",
+            vec![file("v", "live.mp4", video_of("astronaut.png", 3, "mp4", 640))],
+            Some(json!({"media:tags": {"v": VIDEO_TAGS}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let folder = id(&f, "folder_id");
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let body = json!({"analyses": [{"type": "quality"}], "resolution_endpoint": hook});
+        let (st, list) = s.post(who, &format!("/api/folders/{folder}/analyses/"), body).await;
+        assert_eq!(st, StatusCode::CREATED, "{list}");
+        ids.push(id(&list[0], "analyse_id"));
+    }
+    (folder, ids)
+}
+
+async fn analyses_of(s: &Server, who: &Session, folder: &str) -> Vec<Value> {
+    let (st, page) = s.get(who, &format!("/api/folders/{folder}/analyses/?limit=1000")).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+async fn wait_all(s: &Server, who: &Session, folder: &str, secs: u64) -> Vec<Value> {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let list = analyses_of(s, who, folder).await;
+        if list.iter().all(|a| a["state"] != "PROCESSING") {
+            return list;
+        }
+        assert!(Instant::now() < until, "analyses still running after {secs} s; logs in {}", s.log_dir().display());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Webhook bodies per analysis id.
+fn deliveries(r: &Receiver) -> BTreeMap<String, usize> {
+    let mut by: BTreeMap<String, usize> = BTreeMap::new();
+    for h in r.hits() {
+        *by.entry(h.json()["analysis"]["analyse_id"].as_str().expect("analyse_id").to_string()).or_default() += 1;
+    }
+    by
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
+    let hook = Receiver::start(0).await;
+    let s = Server::builder(Db::Sqlite).set("job_lease", "2").set("workers", "2").spawn().await;
+    let admin = s.admin().await;
+    let (folder, ids) = batch(&s, &admin, 12, &hook.url).await;
+    // Kill once some analyses are done and others are in the workers' hands.
+    let until = Instant::now() + Duration::from_secs(120);
+    let in_flight = loop {
+        let list = analyses_of(&s, &admin, &folder).await;
+        let done = list.iter().filter(|a| a["state"] != "PROCESSING").count();
+        let running: Vec<String> = list
+            .iter()
+            .filter(|a| a["state"] == "PROCESSING" && a["time_task_received"].is_number())
+            .map(|a| id(a, "analyse_id"))
+            .collect();
+        if done >= 1 && !running.is_empty() {
+            break running;
+        }
+        assert!(done < ids.len(), "the batch finished before the kill; make it longer");
+        assert!(Instant::now() < until, "no progress before the kill");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut s = s;
+    s.kill9();
+    let s = s.respawn().await;
+    let admin = s.admin().await;
+    let list = wait_all(&s, &admin, &folder, 180).await;
+    assert_eq!(list.len(), ids.len());
+    for a in &list {
+        assert_eq!(a["state"], "FINISHED", "{a}");
+        assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
+    }
+    // Every analysis was recorded once: one webhook each (the receiver always answers 200).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let by = deliveries(&hook);
+    for a in &ids {
+        assert_eq!(by.get(a), Some(&1), "webhooks per analysis: {by:?}");
+    }
+    // The ones cut off by the kill ran again, on the new process.
+    for a in list.iter().filter(|a| in_flight.contains(&id(a, "analyse_id"))) {
+        assert!(a["technical_meta_data"]["attempts"].as_i64().unwrap() >= 2, "{a}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgres_share_a_batch_without_running_a_job_twice() {
+    let hook = Receiver::start(0).await;
+    let a = Server::builder(Db::Postgres).set("workers", "2").spawn().await;
+    let b = a.sibling().await;
+    let admin = a.admin().await;
+    let (folder, ids) = batch(&a, &admin, 16, &hook.url).await;
+    let list = wait_all(&b, &b.admin().await, &folder, 180).await;
+    let mut processes = std::collections::BTreeSet::new();
+    for x in &list {
+        assert_eq!(x["state"], "FINISHED", "{x}");
+        assert_eq!(x["technical_meta_data"]["attempts"], 1, "a job ran twice: {x}");
+        let worker = x["technical_meta_data"]["worker"].as_str().unwrap();
+        processes.insert(worker.rsplit_once('/').unwrap().0.to_string());
+    }
+    assert_eq!(processes.len(), 2, "both processes should have taken work: {processes:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let by = deliveries(&hook);
+    for x in &ids {
+        assert_eq!(by.get(x), Some(&1), "webhooks per analysis: {by:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_signed_retried_and_recorded() {
+    let flaky = Receiver::start(1).await;
+    let company_hook = Receiver::start(0).await;
+    let s = Server::builder(Db::Sqlite)
+        .set("job_backoff_ms", "200")
+        .set("webhook_secret", "server-wide-secret-0001")
+        .start()
+        .await;
+    let w = World::with(s).await;
+    // The company's default webhook, set by its admin; the secret is never shown back.
+    let path = format!("/api/companies/{}/webhook", w.c1);
+    let body = json!({"url": company_hook.url, "secret": "company-secret-0123456789"});
+    assert_eq!(w.s.req(reqwest::Method::PUT, Some(&w.client), &path).json(&body).send().await.unwrap().status(), 403);
+    let r = read(w.s.req(reqwest::Method::PUT, Some(&w.cadmin), &path).json(&body).send().await.unwrap()).await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    assert_eq!(r.1, json!({"company_id": w.c1, "url": company_hook.url, "has_secret": true}));
+    let (_, shown) = w.s.get(&w.cadmin, &path).await;
+    assert!(!shown.to_string().contains("company-secret"), "{shown}");
+
+    let photo = crate::decoding::as_jpeg(&test_photo("astronaut.png"));
+    let (st, f) =
+        w.s.upload(
+            &w.client,
+            "/api/folders/",
+            vec![file("p", "me.jpg", photo)],
+            Some(json!({"media:tags": {"p": ["photo_selfie"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let body = json!({"analyses": [{"type": "quality"}], "resolution_endpoint": flaky.url});
+    let (st, list) = w.s.post(&w.client, &format!("/api/folders/{}/analyses/", id(&f, "folder_id")), body).await;
+    assert_eq!(st, StatusCode::CREATED, "{list}");
+    let aid = id(&list[0], "analyse_id");
+    w.s.wait_analysis(&w.client, &aid, 60).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    while flaky.hits().len() < 2 || company_hook.hits().is_empty() {
+        assert!(Instant::now() < until, "deliveries: {} / {}", flaky.hits().len(), company_hook.hits().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The request's URL: a 500, then the retry with the same delivery id. Every delivery of the
+    // company is signed with the company's secret.
+    let hits = flaky.hits();
+    assert_eq!(hits.iter().map(|h| h.status).collect::<Vec<_>>(), vec![500, 200]);
+    assert_eq!(hits[0].headers["x-vigil-delivery"], hits[1].headers["x-vigil-delivery"]);
+    for (h, secret) in hits.iter().chain(company_hook.hits().iter()).map(|h| (h, "company-secret-0123456789")) {
+        let ts = &h.headers["x-vigil-timestamp"];
+        let mut signed = ts.as_bytes().to_vec();
+        signed.push(b'.');
+        signed.extend_from_slice(&h.body);
+        assert_eq!(h.headers["x-vigil-signature"], format!("sha256={}", hmac_hex(secret.as_bytes(), &signed)));
+        assert_eq!(h.headers["x-vigil-event"], "analysis.finished");
+        let v = h.json();
+        assert_eq!(v["analysis"]["analyse_id"], aid.as_str());
+        assert_eq!(v["analysis"]["state"], "FINISHED");
+        assert_eq!(v["folder"]["folder_id"], f["folder_id"]);
+        assert_eq!(v["folder"]["analyses"][0]["analyse_id"], aid.as_str());
+    }
+    // A tampered body does not verify.
+    let h = &hits[1];
+    assert_ne!(
+        h.headers["x-vigil-signature"],
+        format!(
+            "sha256={}",
+            hmac_hex(b"company-secret-0123456789", format!("{}.{{}}", h.headers["x-vigil-timestamp"]).as_bytes())
+        )
+    );
+    // One record per attempt.
+    let (st, recs) = w.s.get(&w.client, &format!("/api/webhook_deliveries?analyse_id={aid}")).await;
+    assert_eq!(st, StatusCode::OK, "{recs}");
+    let mut seen: Vec<(String, i64, i64)> = recs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["url"].as_str().unwrap().to_string(), r["attempt"].as_i64().unwrap(), r["status_code"].as_i64().unwrap())
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![(flaky.url.clone(), 1, 500), (flaky.url.clone(), 2, 200), (company_hook.url.clone(), 1, 200)];
+    want.sort();
+    assert_eq!(seen, want);
+    assert_eq!(w.s.get(&w.other, &format!("/api/webhook_deliveries?analyse_id={aid}")).await.0, StatusCode::NOT_FOUND);
+
+    // Without a company secret the server-wide one signs.
+    let r = read(
+        w.s.req(reqwest::Method::PUT, Some(&w.admin), &format!("/api/companies/{}/webhook", w.c2))
+            .json(&json!({"url": company_hook.url}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.1["has_secret"], false, "{}", r.1);
+    let photo = crate::decoding::as_jpeg(&test_photo("astronaut.png"));
+    let (_, g) =
+        w.s.upload(
+            &w.other,
+            "/api/folders/",
+            vec![file("p", "me.jpg", photo)],
+            Some(json!({"media:tags": {"p": ["photo_selfie"]}})),
+        )
+        .await;
+    let (_, list) =
+        w.s.post(
+            &w.other,
+            &format!("/api/folders/{}/analyses/", id(&g, "folder_id")),
+            json!({"analyses": [{"type": "quality"}]}),
+        )
+        .await;
+    let other_id = id(&list[0], "analyse_id");
+    w.s.wait_analysis(&w.other, &other_id, 60).await;
+    let until = Instant::now() + Duration::from_secs(30);
+    let hit = loop {
+        if let Some(h) =
+            company_hook.hits().into_iter().find(|h| h.json()["analysis"]["analyse_id"] == other_id.as_str())
+        {
+            break h;
+        }
+        assert!(Instant::now() < until, "no delivery for the second company");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let signed = format!("{}.{}", hit.headers["x-vigil-timestamp"], String::from_utf8_lossy(&hit.body));
+    assert_eq!(
+        hit.headers["x-vigil-signature"],
+        format!("sha256={}", hmac_hex(b"server-wide-secret-0001", signed.as_bytes()))
+    );
+}
