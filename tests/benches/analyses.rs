@@ -134,6 +134,29 @@ async fn analyse(s: &Server, who: &Session, folder: &str, kind: &str, poll: Dura
     }
 }
 
+/// Medians of where a finished analysis spent its time on the server, in ms: queued (request to
+/// claim), worker total (claim to FINISHED): decoding the media, the plugin call (of which host
+/// services — inference, image ops — and Wasm), and the rest (best shot encoding and storage,
+/// database writes).
+fn breakdown(list: &[Value]) -> String {
+    let med = |f: &dyn Fn(&Value) -> f64| {
+        let mut v: Vec<f64> = list.iter().map(f).collect();
+        pct(&mut v, 0.5)
+    };
+    let t = |a: &Value, k: &str| a[k].as_f64().unwrap_or(0.0) * 1e3;
+    let m = |a: &Value, k: &str| a["technical_meta_data"][k].as_f64().unwrap_or(0.0);
+    format!(
+        "queued {:.1} · worker {:.1} = decode {:.1} + plugin call {:.1} (host services {:.1}, Wasm {:.2}) + rest {:.1}",
+        med(&|a| t(a, "time_task_received") - t(a, "time_task_send_to_broker")),
+        med(&|a| t(a, "time_task_finished") - t(a, "time_task_received")),
+        med(&|a| m(a, "decode_ms")),
+        med(&|a| m(a, "plugin_ms")),
+        med(&|a| m(a, "host_services_ms")),
+        med(&|a| m(a, "wasm_ms")),
+        med(&|a| t(a, "time_task_finished") - t(a, "time_task_received") - m(a, "decode_ms") - m(a, "plugin_ms")),
+    )
+}
+
 /// Server-side split of finished analyses: (elapsed in the worker, inside Wasm) in ms.
 fn split(list: &[Value]) -> (f64, f64) {
     let sum = |k: &str| list.iter().map(|a| a["technical_meta_data"][k].as_f64().unwrap_or(0.0)).sum::<f64>();
@@ -146,8 +169,16 @@ async fn main() {
     let other = megapixel("grace_hopper.jpg");
     let video = video_720p();
     let fl = floors(&photo, &other, &video).await;
-    let workers = std::env::var("VIGIL_BENCH_WORKERS").unwrap_or_else(|_| "2".into());
-    let s = Server::builder(Db::Sqlite).set("workers", &workers).set("job_poll_ms", "500").start().await;
+    // The defaults unless overridden, so a tuned configuration can be compared in the same way.
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let workers = env("VIGIL_BENCH_WORKERS", "4");
+    let threads = env("VIGIL_BENCH_INFERENCE_THREADS", "2");
+    let s = Server::builder(Db::Sqlite)
+        .set("workers", &workers)
+        .set("inference_threads", &threads)
+        .set("job_poll_ms", "500")
+        .start()
+        .await;
     let admin = s.admin().await;
     let poll = Duration::from_millis(2);
     let mut finished = Vec::new();
@@ -178,6 +209,8 @@ async fn main() {
             finished.push(a);
         }
     }
+    let quality_runs = finished[..q.len()].to_vec();
+    let biometry_runs = finished[q.len()..].to_vec();
     let (mut vu, mut va) = (Vec::new(), Vec::new());
     for i in 0..6 {
         let t = Instant::now();
@@ -202,7 +235,9 @@ async fn main() {
 
     // Throughput: photos uploaded first, then `clients` concurrent clients request and poll.
     let n = 300;
-    let clients = 16;
+    let clients: usize = env("VIGIL_BENCH_CLIENTS", "32").parse().unwrap();
+    // SDKs poll every second; 200 ms is the more demanding client.
+    let poll_every: u64 = env("VIGIL_BENCH_POLL_MS", "200").parse().unwrap();
     let mut folders = Vec::new();
     for _ in 0..n {
         folders.push(upload(&s, &admin, &[&photo]).await);
@@ -223,7 +258,7 @@ async fn main() {
                 if i >= folders.len() {
                     return done;
                 }
-                let a = analyse(&s, &admin, &folders[i], "quality", Duration::from_millis(20)).await;
+                let a = analyse(&s, &admin, &folders[i], "quality", Duration::from_millis(poll_every)).await;
                 if a["resolution_status"] != "SUCCESS" {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -240,7 +275,9 @@ async fn main() {
     let (work, wasm) = split(&finished);
     let (twork, twasm) = split(&through);
 
-    println!("Analyses over HTTP on loopback (SQLite, local files, {workers} workers), same run as the floors:");
+    println!(
+        "Analyses over HTTP on loopback (SQLite, local files, {workers} workers, {threads} inference threads), same run as the floors:"
+    );
     println!("| measurement | p50 | p90 | floor (decode + inference) | ratio p50 ÷ floor |");
     println!("|---|---|---|---|---|");
     let row = |name: &str, v: &mut Vec<f64>, floor: f64| {
@@ -258,8 +295,13 @@ async fn main() {
         pct(&mut vu, 0.9)
     );
     println!();
+    println!("Server-side medians (ms): QUALITY photo: {}", breakdown(&quality_runs));
+    println!("Server-side medians (ms): BIOMETRY photos: {}", breakdown(&biometry_runs));
+    println!("Server-side medians (ms): QUALITY video: {}", breakdown(&finished[finished.len() - va.len()..]));
+    println!("Server-side medians (ms): throughput run: {}", breakdown(&through));
+    println!();
     println!(
-        "Sustained QUALITY: {n} analyses of 1 MP photos by {clients} concurrent clients in {wall:.2} s = {rate:.1} analyses/s, {} errors",
+        "Sustained QUALITY: {n} analyses of 1 MP photos by {clients} concurrent clients polling every {poll_every} ms in {wall:.2} s = {rate:.1} analyses/s, {} errors",
         errors.load(Ordering::Relaxed)
     );
     println!(

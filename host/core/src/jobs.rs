@@ -44,7 +44,9 @@ pub struct JobsConfig {
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {
-            workers: 2,
+            // Twice the cores of the reference machine: a job waits on storage and the database
+            // between its CPU phases, and four overlap those waits (measured: docs/BENCHMARKS.md).
+            workers: 4,
             lease: Duration::from_secs(60),
             max_attempts: 3,
             backoff_base: Duration::from_secs(2),
@@ -250,6 +252,7 @@ impl App {
         };
         let all = media::of_folders(&mut self.store(), &[a.folder_id]).await.infra().map_err(transient)?;
         let cache = FrameCache::default();
+        let decoding = std::time::Instant::now();
         let mut inputs = Vec::with_capacity(a.source_ids.len());
         for id in &a.source_ids {
             let Some(m) = all.iter().find(|m| m.media_id == *id) else {
@@ -272,6 +275,7 @@ impl App {
             };
             inputs.push(MediaInput { id: id.to_string(), kind, tags: m.tags.clone(), frames: frames.to_vec() });
         }
+        let decode_ms = decoding.elapsed().as_secs_f64() * 1000.0;
         let input =
             AnalysisInput { analysis_type: a.analysis_type.clone(), media: inputs, params_json: a.params.to_string() };
         let started = std::time::Instant::now();
@@ -336,6 +340,7 @@ impl App {
         let wall = out.wall_time.as_secs_f64() * 1000.0;
         let host = out.host_time.as_secs_f64() * 1000.0;
         let technical = json!({
+            "decode_ms": decode_ms,
             "elapsed_ms": started.elapsed().as_secs_f64() * 1000.0,
             "plugin_ms": wall,
             "host_services_ms": host,
@@ -408,7 +413,8 @@ impl App {
     }
 
     /// The one transaction that ends an analysis: result, job completion (only while this worker
-    /// holds the lease), folder aggregate, webhooks. False when the lease was lost.
+    /// holds the lease), folder aggregate, webhooks. False when the result was not recorded (the
+    /// lease was lost, or the analysis was finished or deleted meanwhile).
     async fn record_outcome(&self, owner: &str, job: &Job, a: &Analysis, o: &analyses::Outcome<'_>) -> Result<bool> {
         let now = now_micros();
         let mut tx = self.store().begin().await.infra()?;
@@ -425,9 +431,9 @@ impl App {
             return Ok(false);
         }
         if analyses::finish(&mut tx, a.analyse_id, o, now).await.infra()? == 0 {
-            // Finished already (or deleted): the job is done either way.
+            // Finished already, or deleted meanwhile: the job is done, the result has no home.
             tx.commit().await.infra()?;
-            return Ok(true);
+            return Ok(false);
         }
         self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
         self.queue_webhooks(&mut tx, a, now).await?;

@@ -53,11 +53,18 @@ pub fn thumbnail_jpeg(img: &image::DynamicImage) -> Result<Bytes> {
     jpeg(&thumb)
 }
 
-/// Encodes RGB pixels as a JPEG.
+/// Encodes RGB pixels as a JPEG (quality 85). `jpeg-encoder` rather than the `image` crate's
+/// encoder: about three times faster, and a best shot is encoded on every analysis.
 pub fn jpeg(img: &image::RgbImage) -> Result<Bytes> {
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).map_err(Error::internal)?;
-    Ok(Bytes::from(out.into_inner()))
+    let (w, h) = (u16::try_from(img.width()), u16::try_from(img.height()));
+    let (Ok(w), Ok(h)) = (w, h) else {
+        return Err(Error::value(format!("{}×{} is too large for a JPEG", img.width(), img.height())));
+    };
+    let mut out = Vec::with_capacity(img.as_raw().len() / 8);
+    jpeg_encoder::Encoder::new(&mut out, 85)
+        .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
+        .map_err(Error::internal)?;
+    Ok(Bytes::from(out))
 }
 
 /// Makes a JPEG thumbnail that fits `THUMB_SIDE`×`THUMB_SIDE` with the aspect ratio kept, never

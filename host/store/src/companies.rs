@@ -46,23 +46,7 @@ pub async fn list(
     if let Some(s) = search {
         w.push(" AND LOWER(name) LIKE ").bind(format!("%{}%", s.to_lowercase()));
     }
-    let total = if paging.total_omit {
-        None
-    } else {
-        Some(
-            ex.fetch_count(Sql {
-                text: format!("SELECT COUNT(*) AS n FROM companies{}", w.text),
-                params: w.params.clone(),
-            })
-            .await?,
-        )
-    };
-    let mut q = Sql {
-        text: format!("SELECT {COLS} FROM companies{} ORDER BY time_created, name LIMIT ", w.text),
-        params: w.params,
-    };
-    q.bind(paging.limit).push(" OFFSET ").bind(paging.offset);
-    Ok((ex.fetch_all(q, row).await?, total))
+    crate::page(ex, "companies", COLS, w, "time_created, name", paging, row).await
 }
 
 pub async fn rename(ex: &mut impl Exec, id: Uuid, name: &str, now: Micros) -> Result<u64> {

@@ -94,28 +94,12 @@ pub async fn list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<
             w.push(" = ").bind(m.value.as_str());
         }
     }
-    let total = if f.paging.total_omit {
-        None
-    } else {
-        Some(
-            ex.fetch_count(Sql {
-                text: format!("SELECT COUNT(*) AS n FROM folders{}", w.text),
-                params: w.params.clone(),
-            })
-            .await?,
-        )
-    };
     let col = match f.sorting.field {
         SortField::TimeCreated => "time_created",
         SortField::TimeUpdated => "time_updated",
     };
     let dir = if f.sorting.descending { "DESC" } else { "ASC" };
-    let mut q = Sql {
-        text: format!("SELECT {COLS} FROM folders{} ORDER BY {col} {dir}, folder_id {dir} LIMIT ", w.text),
-        params: w.params,
-    };
-    q.bind(f.paging.limit).push(" OFFSET ").bind(f.paging.offset);
-    Ok((ex.fetch_all(q, row).await?, total))
+    crate::page(ex, "folders", COLS, w, &format!("{col} {dir}, folder_id {dir}"), f.paging, row).await
 }
 
 /// Writes the editable fields of `f`.

@@ -38,3 +38,29 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The system company that ADMIN and OPERATOR users belong to (seeded by the first migration).
 pub const SYSTEM_COMPANY_ID: uuid::Uuid = uuid::Uuid::nil();
+
+/// One page of `SELECT {cols} FROM {table}{filter} ORDER BY {order}`, with the number of matching
+/// rows unless `total_omit`. `filter` starts with ` WHERE`; `order` is static text.
+pub(crate) async fn page<T: Send + 'static>(
+    ex: &mut impl Exec,
+    table: &str,
+    cols: &str,
+    filter: Sql,
+    order: &str,
+    paging: vigil_domain::filter::Paging,
+    row: fn(&dyn Row) -> Result<T>,
+) -> Result<(Vec<T>, Option<i64>)> {
+    let total = if paging.total_omit {
+        None
+    } else {
+        let count =
+            Sql { text: format!("SELECT COUNT(*) AS n FROM {table}{}", filter.text), params: filter.params.clone() };
+        Some(ex.fetch_count(count).await?)
+    };
+    let mut q = Sql {
+        text: format!("SELECT {cols} FROM {table}{} ORDER BY {order} LIMIT ", filter.text),
+        params: filter.params,
+    };
+    q.bind(paging.limit).push(" OFFSET ").bind(paging.offset);
+    Ok((ex.fetch_all(q, row).await?, total))
+}

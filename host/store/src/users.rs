@@ -104,23 +104,7 @@ pub async fn list(
         w.push(" AND (email LIKE ").bind(pat.clone()).push(" OR LOWER(first_name) LIKE ").bind(pat.clone());
         w.push(" OR LOWER(last_name) LIKE ").bind(pat).push(")");
     }
-    let total = if paging.total_omit {
-        None
-    } else {
-        Some(
-            ex.fetch_count(Sql {
-                text: format!("SELECT COUNT(*) AS n FROM users{}", w.text),
-                params: w.params.clone(),
-            })
-            .await?,
-        )
-    };
-    let mut q = Sql {
-        text: format!("SELECT {COLS} FROM users{} ORDER BY time_created, email LIMIT ", w.text),
-        params: w.params,
-    };
-    q.bind(paging.limit).push(" OFFSET ").bind(paging.offset);
-    Ok((ex.fetch_all(q, row).await?, total))
+    crate::page(ex, "users", COLS, w, "time_created, email", paging, row).await
 }
 
 /// Writes every editable field of `u`.

@@ -50,7 +50,10 @@ fn score_media(m: &Media, want_best: bool) -> Result<Scored, PluginError> {
         sum += s;
         max = max.max(s);
         n += 1;
-        if want_best {
+        // A photo's best shot is its only frame: no need to score it.
+        if want_best && frames == 1 {
+            best = Some((0.0, i, frame));
+        } else if want_best {
             let q = vision::quality(&frame, &face)?;
             let sharp = q.blur / (q.blur + 50.0);
             let light = (1.0 - 2.0 * (q.brightness - 0.5).abs()).max(0.1);
