@@ -59,13 +59,12 @@ fn deliveries(r: &Receiver) -> BTreeMap<String, usize> {
     by
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
-    let hook = Receiver::start(0).await;
-    let s = Server::builder(Db::Sqlite).set("job_lease", "2").set("workers", "2").spawn().await;
+/// Requests a batch, waits until some analyses are done and others are in the workers' hands,
+/// kills the process with SIGKILL and starts it again. Returns the server, the folder, the batch
+/// and the analyses that were running at the kill.
+async fn kill_mid_batch(s: Server, hook: &Receiver) -> (Server, String, Vec<String>, Vec<String>) {
     let admin = s.admin().await;
     let (folder, ids) = batch(&s, &admin, 12, &hook.url).await;
-    // Kill once some analyses are done and others are in the workers' hands.
     let until = Instant::now() + Duration::from_secs(120);
     let in_flight = loop {
         let list = analyses_of(&s, &admin, &folder).await;
@@ -84,7 +83,14 @@ async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
     };
     let mut s = s;
     s.kill9();
-    let s = s.respawn().await;
+    (s.respawn().await, folder, ids, in_flight)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
+    let hook = Receiver::start(0).await;
+    let s = Server::builder(Db::Sqlite).set("job_lease", "2").set("workers", "2").spawn().await;
+    let (s, folder, ids, in_flight) = kill_mid_batch(s, &hook).await;
     let admin = s.admin().await;
     let list = wait_all(&s, &admin, &folder, 180).await;
     assert_eq!(list.len(), ids.len());
@@ -101,6 +107,40 @@ async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
     // The ones cut off by the kill ran again, on the new process.
     for a in list.iter().filter(|a| in_flight.contains(&id(a, "analyse_id"))) {
         assert!(a["technical_meta_data"]["attempts"].as_i64().unwrap() >= 2, "{a}");
+    }
+}
+
+/// With one attempt allowed, an analysis whose worker died is FAILED by the reaper (with the
+/// reason), never left PROCESSING and never run again; the others finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_out_of_attempts_fails_its_analysis() {
+    let hook = Receiver::start(0).await;
+    let s = Server::builder(Db::Sqlite)
+        .set("job_lease", "2")
+        .set("workers", "2")
+        .set("job_max_attempts", "1")
+        .spawn()
+        .await;
+    let (s, folder, ids, in_flight) = kill_mid_batch(s, &hook).await;
+    let admin = s.admin().await;
+    let list = wait_all(&s, &admin, &folder, 180).await;
+    // Those seen running before the kill failed; a job claimed in the instant between that look
+    // and the kill may have failed with them. Every other one finished.
+    for a in &list {
+        if a["state"] == "FAILED" {
+            assert_eq!(a["resolution_status"], "FAILED", "{a}");
+            assert_eq!(a["error"]["details"]["kind"], "lease_expired", "{a}");
+            assert_eq!(a["technical_meta_data"]["attempts"], 1, "{a}");
+        } else {
+            assert_eq!(a["state"], "FINISHED", "{a}");
+            assert!(!in_flight.contains(&id(a, "analyse_id")), "ran twice: {a}");
+        }
+    }
+    assert!(list.iter().any(|a| a["state"] == "FINISHED"), "the rest of the batch ran");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let by = deliveries(&hook);
+    for a in &ids {
+        assert_eq!(by.get(a), Some(&1), "a failed analysis is reported too: {by:?}");
     }
 }
 
