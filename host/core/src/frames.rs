@@ -174,7 +174,103 @@ impl FrameCache {
     }
 }
 
+/// Recently decoded media of this process, shared by every analysis job: QUALITY and BIOMETRY
+/// requested together on a selfie video decode it once. Bounded by the bytes of the frames (least
+/// recently used goes first); two jobs asking for the same media at once wait for one decode.
+/// Stored media never change, so an entry is never stale; failures are not kept.
+pub struct SharedFrames {
+    budget: usize,
+    inner: std::sync::Mutex<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    entries: HashMap<Uuid, SharedEntry>,
+    clock: u64,
+    bytes: usize,
+}
+
+struct SharedEntry {
+    cell: Arc<tokio::sync::OnceCell<Frames>>,
+    last_used: u64,
+    bytes: usize,
+}
+
+impl SharedFrames {
+    /// `budget` bytes of decoded pixels at most; 0 keeps nothing.
+    pub fn new(budget: usize) -> SharedFrames {
+        SharedFrames { budget, inner: std::sync::Mutex::new(Shared::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        // A panic while holding this lock leaves only counters behind: keep going.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn cell(&self, id: Uuid) -> Arc<tokio::sync::OnceCell<Frames>> {
+        let mut g = self.lock();
+        g.clock += 1;
+        let now = g.clock;
+        let e = g.entries.entry(id).or_insert_with(|| SharedEntry {
+            cell: Arc::new(tokio::sync::OnceCell::new()),
+            last_used: now,
+            bytes: 0,
+        });
+        e.last_used = now;
+        e.cell.clone()
+    }
+
+    /// Accounts a new decode and evicts the least recently used decodes beyond the budget.
+    fn admit(&self, id: Uuid, frames: &Frames) {
+        let size: usize = frames.iter().map(|f| f.as_raw().len()).sum();
+        let mut g = self.lock();
+        if let Some(e) = g.entries.get_mut(&id) {
+            e.bytes = size;
+        }
+        g.bytes += size;
+        while g.bytes > self.budget {
+            let oldest =
+                g.entries.iter().filter(|(_, e)| e.bytes > 0).min_by_key(|(_, e)| e.last_used).map(|(k, _)| *k);
+            let Some(k) = oldest else { break };
+            if let Some(e) = g.entries.remove(&k) {
+                g.bytes -= e.bytes;
+            }
+        }
+    }
+
+    fn forget(&self, id: Uuid) {
+        let mut g = self.lock();
+        if let Some(e) = g.entries.remove(&id) {
+            g.bytes -= e.bytes;
+        }
+    }
+}
+
 impl App {
+    /// The frames of a stored media for an analysis job, through the process's
+    /// [`SharedFrames`]; the flag tells whether this call decoded them.
+    pub async fn shared_media_frames(&self, m: &Media) -> Result<(Frames, bool), MediaError> {
+        let shared = &self.inner.frames;
+        let cell = shared.cell(m.media_id);
+        let mut decoded = false;
+        let result = cell
+            .get_or_try_init(|| {
+                decoded = true;
+                async {
+                    let frames = self.decode_media(m).await?;
+                    Ok::<Frames, MediaError>(Arc::new(frames.into_iter().map(Arc::new).collect()))
+                }
+            })
+            .await
+            .cloned();
+        match &result {
+            Ok(f) if decoded => shared.admit(m.media_id, f),
+            Err(_) => shared.forget(m.media_id),
+            Ok(_) => {}
+        }
+        result.map(|f| (f, decoded))
+    }
+
     /// The frames of a stored media: a photo → itself; a shots set → its images; a video →
     /// frames sampled by ffmpeg. Served from `cache` when this request already decoded them.
     pub async fn media_frames(&self, m: &Media, cache: &FrameCache) -> Result<Frames, MediaError> {
@@ -293,5 +389,39 @@ mod tests {
         assert!(shots_frames(&bomb, ShotsLimits::default()).unwrap_err().to_string().contains("expands beyond"));
         assert_eq!(shots_frames(&gz(&tar_of(&[])), ShotsLimits::default()).unwrap_err(), MediaError::EmptyArchive);
         assert!(matches!(shots_frames(&one[..one.len() / 2], ShotsLimits::default()), Err(MediaError::BadArchive(_))));
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    fn frames(bytes_per_frame: u32) -> Frames {
+        Arc::new(vec![Arc::new(RgbImage::new(bytes_per_frame / 3, 1))])
+    }
+
+    #[test]
+    fn shared_frames_evict_the_least_recently_used_beyond_the_budget() {
+        let s = SharedFrames::new(150);
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        for id in [a, b] {
+            s.cell(id);
+            s.admit(id, &frames(60));
+        }
+        assert_eq!(s.lock().bytes, 120);
+        s.cell(a); // a is now more recent than b
+        s.cell(c);
+        s.admit(c, &frames(60));
+        let g = s.lock();
+        assert_eq!(g.bytes, 120);
+        assert!(g.entries.contains_key(&a) && g.entries.contains_key(&c) && !g.entries.contains_key(&b));
+        drop(g);
+        s.forget(a);
+        assert_eq!(s.lock().bytes, 60);
+        // A zero budget keeps nothing.
+        let none = SharedFrames::new(0);
+        none.cell(a);
+        none.admit(a, &frames(60));
+        assert_eq!(none.lock().bytes, 0);
     }
 }

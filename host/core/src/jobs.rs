@@ -7,7 +7,6 @@
 //! are written to blob storage before that transaction and removed again if it does not commit.
 
 use crate::analyses::{JOB_ANALYSIS, output_key};
-use crate::frames::FrameCache;
 use crate::webhooks::JOB_WEBHOOK;
 use crate::{App, Infra, now_micros};
 use serde_json::{Value, json};
@@ -251,8 +250,8 @@ impl App {
             ));
         };
         let all = media::of_folders(&mut self.store(), &[a.folder_id]).await.infra().map_err(transient)?;
-        let cache = FrameCache::default();
         let decoding = std::time::Instant::now();
+        let mut decoded = 0;
         let mut inputs = Vec::with_capacity(a.source_ids.len());
         for id in &a.source_ids {
             let Some(m) = all.iter().find(|m| m.media_id == *id) else {
@@ -262,12 +261,13 @@ impl App {
                     Code::NotExist,
                 ));
             };
-            let frames = self.media_frames(m, &cache).await.map_err(|e| {
+            let (frames, fresh) = self.shared_media_frames(m).await.map_err(|e| {
                 Failure::Final(
                     Error::new(Code::InvalidValue, format!("media {id}: {e}"))
                         .with_details(json!({ "kind": "media_error", "media_id": id, "media_error": e.kind() })),
                 )
             })?;
+            decoded += usize::from(fresh);
             let kind = match m.media_type.as_str() {
                 "IMAGE_FOLDER" => MediaKind::Image,
                 "VIDEO_FOLDER" => MediaKind::Video,
@@ -345,7 +345,7 @@ impl App {
             "plugin_ms": wall,
             "host_services_ms": host,
             "wasm_ms": (wall - host).max(0.0),
-            "frames_decoded": cache.decodes(),
+            "media_decoded": decoded,
         });
         Ok(Done {
             verdict,

@@ -75,6 +75,8 @@ pub struct CoreConfig {
     pub shots_preview: bool,
     /// Workers, leases, retries and webhooks.
     pub jobs: jobs::JobsConfig,
+    /// Decoded frames kept for the analysis jobs of this process (bytes of pixels).
+    pub frame_cache_bytes: usize,
 }
 
 impl Default for CoreConfig {
@@ -93,6 +95,7 @@ impl Default for CoreConfig {
             shots: frames::ShotsLimits::default(),
             shots_preview: true,
             jobs: jobs::JobsConfig::default(),
+            frame_cache_bytes: 256 << 20,
         }
     }
 }
@@ -112,6 +115,8 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Webhook deliveries.
     http: reqwest::Client,
+    /// Decoded media shared by the analysis jobs of this process.
+    frames: frames::SharedFrames,
 }
 
 impl App {
@@ -122,7 +127,8 @@ impl App {
             .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http }) }
+        let frames = frames::SharedFrames::new(cfg.frame_cache_bytes);
+        App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http, frames }) }
     }
     pub fn store(&self) -> Store {
         self.inner.store.clone()

@@ -63,6 +63,7 @@ pub const KEYS: &[&str] = &[
     "webhook_secret",
     "builtin_config",
     "plugins_dir",
+    "frame_cache_bytes",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -228,6 +229,7 @@ impl Settings {
                 ..c.shots
             },
             shots_preview: flag("shots_preview", c.shots_preview)?,
+            frame_cache_bytes: num("frame_cache_bytes", c.frame_cache_bytes as u64)? as usize,
             jobs: {
                 let j = c.jobs;
                 let ms = |k: &str, d: std::time::Duration| -> Result<std::time::Duration> {

@@ -77,6 +77,7 @@ async fn liveness(db: Db) {
     assert!(t0 <= t1 && t1 <= t2, "time marks out of order: {t0} {t1} {t2}");
     assert_eq!(a["technical_meta_data"]["attempts"], 1);
     assert!(a["technical_meta_data"]["plugin"].as_str().unwrap().starts_with("quality@"));
+    assert_eq!(a["technical_meta_data"]["media_decoded"], 1, "{a}");
     let f = folder_now(&w, &w.client, &live).await;
     assert_eq!((f["resolution_status"].as_str(), f["system_resolution"].as_str()), (Some("FINISHED"), Some("SUCCESS")));
     assert_eq!(f["analyses"].as_array().unwrap().len(), 1);
@@ -99,6 +100,7 @@ async fn liveness(db: Db) {
     .await;
     let b = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 60).await;
     assert_eq!(b["results_media"][0]["output_images"], json!([]));
+    assert_eq!(b["technical_meta_data"]["media_decoded"], 0, "the video's frames come from the shared cache: {b}");
     assert_eq!(b["params"], json!({"extract_best_shot": false}), "params are echoed");
 
     // 13. Liveness fail: a video of a print held up to the camera.
