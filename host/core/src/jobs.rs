@@ -58,6 +58,15 @@ impl Default for JobsConfig {
     }
 }
 
+/// Jobs by state, across every process sharing the database.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct JobStats {
+    pub queued: i64,
+    pub running: i64,
+    pub done: i64,
+    pub failed: i64,
+}
+
 /// Why an attempt did not produce a result.
 enum Failure {
     /// Will fail the same way again: the analysis is FAILED at once.
@@ -451,9 +460,13 @@ impl App {
         }
     }
 
-    /// Counts of jobs by state: `(queued, running, done, failed)`.
-    pub async fn job_counts(&self) -> Result<(i64, i64, i64, i64)> {
-        jobs::counts(&mut self.store()).await.infra()
+    /// `GET /api/jobs/stats`: the queue of the whole deployment by state, for ADMIN and OPERATOR.
+    pub async fn job_stats(&self, p: &vigil_domain::Principal) -> Result<JobStats> {
+        if !p.role.is_global() {
+            return Err(Error::forbidden());
+        }
+        let (queued, running, done, failed) = jobs::counts(&mut self.store()).await.infra()?;
+        Ok(JobStats { queued, running, done, failed })
     }
 }
 

@@ -295,3 +295,34 @@ async fn webhooks_are_signed_retried_and_recorded() {
         format!("sha256={}", hmac_hex(b"server-wide-secret-0001", signed.as_bytes()))
     );
 }
+
+/// Deleting a folder while its analyses are queued or running leaves no analysis, job result or
+/// file behind; the queue drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_folder_under_running_analyses_leaves_nothing() {
+    let hook = Receiver::start(0).await;
+    let s = Server::start(Db::Sqlite).await;
+    let admin = s.admin().await;
+    let (folder, ids) = batch(&s, &admin, 4, &hook.url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.delete(&admin, &format!("/api/folders/{folder}")).await.0, StatusCode::NO_CONTENT);
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (st, stats) = s.get(&admin, "/api/jobs/stats").await;
+        assert_eq!(st, StatusCode::OK, "{stats}");
+        if stats["queued"] == 0 && stats["running"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < until, "the queue does not drain: {stats}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for id in &ids {
+        assert_eq!(s.get(&admin, &format!("/api/analyses/{id}")).await.0, StatusCode::NOT_FOUND);
+    }
+    let left: Vec<_> = s.media_blob_files().into_iter().filter(|p| p.to_string_lossy().contains(&folder)).collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+    // The queue view is for the deployment's operators only.
+    let c = s.company(&admin, "C").await;
+    let client = s.user(&admin, "c@c.test", "CLIENT", Some(&c)).await;
+    assert_eq!(s.get(&client, "/api/jobs/stats").await.0, StatusCode::FORBIDDEN);
+}

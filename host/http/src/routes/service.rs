@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
-    r.routes(routes!(healthcheck)).routes(routes!(config))
+    r.routes(routes!(healthcheck)).routes(routes!(config)).routes(routes!(job_stats))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,6 +41,16 @@ async fn healthcheck(State(app): State<App>) -> (StatusCode, axum::Json<Health>)
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(h))
         }
     }
+}
+
+/// The job queue of the deployment (analyses and webhook deliveries) by state; ADMIN and OPERATOR.
+#[utoipa::path(get, path = "/api/jobs/stats", tag = "service",
+    responses((status = 200, body = vigil_core::jobs::JobStats), (status = 403)))]
+async fn job_stats(
+    State(app): State<App>,
+    crate::extract::Auth(p): crate::extract::Auth,
+) -> crate::error::ApiResult<axum::Json<vigil_core::jobs::JobStats>> {
+    Ok(axum::Json(app.job_stats(&p).await?))
 }
 
 /// Public settings: the server's timezone and the limits a client should respect.
