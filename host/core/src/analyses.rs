@@ -190,11 +190,10 @@ impl App {
         self.refresh_folder_status(&mut tx, folder_id, now).await?;
         tx.commit().await.infra()?;
         self.inner.wake.notify_waiters();
-        let ids: Vec<Uuid> = planned.iter().map(|a| a.analyse_id).collect();
-        let mut out = Vec::new();
-        for id in ids {
-            out.push(analyses::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("analysis"))?);
-        }
+        let group = AnalysisFilter { group_ids: vec![group_id], ..Default::default() };
+        let (mut out, _) = analyses::list(&mut self.store(), vigil_domain::policy::Scope::All, &group).await.infra()?;
+        // In the order they were requested.
+        out.sort_by_key(|a| planned.iter().position(|p| p.analyse_id == a.analyse_id));
         self.complete_analyses(out).await
     }
 

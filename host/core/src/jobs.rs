@@ -16,7 +16,7 @@ use uuid::Uuid;
 use vigil_domain::analysis::{self as rules, AnalysisType};
 use vigil_domain::model::{Analysis, OutputImage, ResultMedia};
 use vigil_domain::{Code, Error, Result};
-use vigil_plugin_host::{AnalysisInput, CallError, MediaInput, MediaKind};
+use vigil_plugin_host::{AnalysisInput, CallError};
 use vigil_store::jobs::{self, Job};
 use vigil_store::{analyses, folders, media};
 
@@ -277,12 +277,7 @@ impl App {
                 )
             })?;
             decoded += usize::from(fresh);
-            let kind = match m.media_type.as_str() {
-                "IMAGE_FOLDER" => MediaKind::Image,
-                "VIDEO_FOLDER" => MediaKind::Video,
-                _ => MediaKind::ShotsSet,
-            };
-            inputs.push(MediaInput { id: id.to_string(), kind, tags: m.tags.clone(), frames: frames.to_vec() });
+            inputs.push(crate::plugins::media_input(m, &frames));
         }
         let decode_ms = decoding.elapsed().as_secs_f64() * 1000.0;
         let input =
@@ -389,17 +384,12 @@ impl App {
             plugin: Some(&done.plugin),
             technical: &done.technical,
         };
-        match self.record_outcome(owner, job, a, &outcome).await {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                self.remove_blobs(&written).await;
-                Ok(())
-            }
-            Err(e) => {
-                self.remove_blobs(&written).await;
-                Err(e)
-            }
+        let recorded = self.record_outcome(owner, job, a, &outcome).await;
+        if !matches!(recorded, Ok(true)) {
+            // Not recorded: nothing will ever link to these files.
+            self.remove_blobs(&written).await;
         }
+        recorded.map(|_| ())
     }
 
     async fn fail_analysis(&self, owner: &str, job: &Job, e: &Error) -> Result<()> {

@@ -114,6 +114,16 @@ fn call_error(e: CallError) -> Value {
     json!({ "kind": kind, "message": e.to_string() })
 }
 
+/// A stored media with its decoded frames, as an analysis plugin receives it.
+pub(crate) fn media_input(m: &vigil_domain::model::Media, frames: &crate::frames::Frames) -> MediaInput {
+    let kind = match m.media_type.as_str() {
+        "IMAGE_FOLDER" => MediaKind::Image,
+        "VIDEO_FOLDER" => MediaKind::Video,
+        _ => MediaKind::ShotsSet,
+    };
+    MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames: frames.to_vec() }
+}
+
 impl App {
     fn can_manage_plugin(p: &Principal, company: Option<Uuid>) -> bool {
         match p.role {
@@ -380,13 +390,7 @@ impl App {
         let cache = crate::frames::FrameCache::default();
         let mut media = Vec::new();
         for m in &folder.media {
-            let kind = match m.media_type.as_str() {
-                "IMAGE_FOLDER" => MediaKind::Image,
-                "VIDEO_FOLDER" => MediaKind::Video,
-                _ => MediaKind::ShotsSet,
-            };
-            let frames = self.media_frames(m, &cache).await?;
-            media.push(MediaInput { id: m.media_id.to_string(), kind, tags: m.tags.clone(), frames: frames.to_vec() });
+            media.push(media_input(m, &self.media_frames(m, &cache).await?));
         }
         let input = AnalysisInput {
             analysis_type: req.analysis_type.unwrap_or_else(|| "CUSTOM".into()).to_ascii_uppercase(),

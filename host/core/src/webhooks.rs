@@ -198,17 +198,19 @@ impl App {
         }
     }
 
-    pub async fn get_company_webhook(&self, p: &Principal, company: Uuid) -> Result<CompanyWebhook> {
+    /// The company's webhook `(url, secret)` after checking the caller may manage it.
+    async fn managed_hook(&self, p: &Principal, company: Uuid) -> Result<(Option<String>, Option<String>)> {
         if !p.can_read_company(company) {
             return Err(Error::not_found("company"));
         }
         if !Self::can_manage_webhook(p, company) {
             return Err(Error::forbidden());
         }
-        let (url, secret) = webhooks::company_hook(&mut self.store(), company)
-            .await
-            .infra()?
-            .ok_or_else(|| Error::not_found("company"))?;
+        webhooks::company_hook(&mut self.store(), company).await.infra()?.ok_or_else(|| Error::not_found("company"))
+    }
+
+    pub async fn get_company_webhook(&self, p: &Principal, company: Uuid) -> Result<CompanyWebhook> {
+        let (url, secret) = self.managed_hook(p, company).await?;
         Ok(CompanyWebhook { company_id: company, url, has_secret: secret.is_some() })
     }
 
@@ -218,7 +220,7 @@ impl App {
         company: Uuid,
         b: CompanyWebhookBody,
     ) -> Result<CompanyWebhook> {
-        self.get_company_webhook(p, company).await?;
+        let (_, old_secret) = self.managed_hook(p, company).await?;
         if let Some(u) = &b.url {
             check_url(u)?;
         }
@@ -228,12 +230,11 @@ impl App {
             return Err(Error::value("secret must be 16 to 256 characters"));
         }
         // Keep the old secret unless a new one is given; removing the URL removes both.
-        let old_secret = webhooks::company_hook(&mut self.store(), company).await.infra()?.and_then(|(_, s)| s);
         let secret = if b.url.is_none() { None } else { b.secret.or(old_secret) };
         webhooks::set_company_hook(&mut self.store(), company, b.url.as_deref(), secret.as_deref(), now_micros())
             .await
             .infra()?;
-        self.get_company_webhook(p, company).await
+        Ok(CompanyWebhook { company_id: company, url: b.url, has_secret: secret.is_some() })
     }
 
     /// Delivery attempts: of one analysis the caller can read, or of a company for its admins.

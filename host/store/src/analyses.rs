@@ -177,15 +177,7 @@ fn push_in(w: &mut Sql, col: &str, vals: &[String], negate: bool) {
 /// Lists analyses visible in `scope` (folder owner or company) that match `f`.
 pub async fn list(ex: &mut impl Exec, scope: Scope, f: &AnalysisFilter) -> Result<(Vec<Analysis>, Option<i64>)> {
     let mut w = Sql::new(" WHERE 1=1");
-    match scope {
-        Scope::All => {}
-        Scope::Company(c) => {
-            w.push(" AND company_id = ").bind(c);
-        }
-        Scope::Owner(u) => {
-            w.push(" AND folder_id IN (SELECT folder_id FROM folders WHERE user_id = ").bind(u).push(")");
-        }
-    }
+    crate::push_scope(&mut w, scope, (" AND folder_id IN (SELECT folder_id FROM folders WHERE user_id = ", ")"));
     for (col, v, negate) in [
         ("analyse_id", &f.ids, false),
         ("analyse_id", &f.ids_exclude, true),

@@ -51,15 +51,7 @@ pub async fn get(ex: &mut impl Exec, id: Uuid) -> Result<Option<Folder>> {
 pub async fn list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<(Vec<Folder>, Option<i64>)> {
     let dialect = ex.dialect();
     let mut w = Sql::new(" WHERE 1=1");
-    match scope {
-        Scope::All => {}
-        Scope::Company(c) => {
-            w.push(" AND company_id = ").bind(c);
-        }
-        Scope::Owner(u) => {
-            w.push(" AND user_id = ").bind(u);
-        }
-    }
+    crate::push_scope(&mut w, scope, (" AND user_id = ", ""));
     let ranges = [
         ("time_created >= ", f.created_min),
         ("time_created <= ", f.created_max),

@@ -64,3 +64,18 @@ pub(crate) async fn page<T: Send + 'static>(
     q.bind(paging.limit).push(" OFFSET ").bind(paging.offset);
     Ok((ex.fetch_all(q, row).await?, total))
 }
+
+/// Appends the condition of a list scope: every row, a company's rows, or the rows whose owner is
+/// the user — `owner` is the SQL before the bound user id and what closes it.
+pub(crate) fn push_scope(w: &mut Sql, scope: vigil_domain::policy::Scope, owner: (&str, &str)) {
+    use vigil_domain::policy::Scope;
+    match scope {
+        Scope::All => {}
+        Scope::Company(c) => {
+            w.push(" AND company_id = ").bind(c);
+        }
+        Scope::Owner(u) => {
+            w.push(owner.0).bind(u).push(owner.1);
+        }
+    }
+}

@@ -81,15 +81,7 @@ pub async fn list(
     paging: Paging,
 ) -> Result<(Vec<User>, Option<i64>)> {
     let mut w = Sql::new(" WHERE 1=1");
-    match scope {
-        Scope::All => {}
-        Scope::Company(c) => {
-            w.push(" AND company_id = ").bind(c);
-        }
-        Scope::Owner(u) => {
-            w.push(" AND user_id = ").bind(u);
-        }
-    }
+    crate::push_scope(&mut w, scope, (" AND user_id = ", ""));
     if let Some(c) = f.company_id {
         w.push(" AND company_id = ").bind(c);
     }
