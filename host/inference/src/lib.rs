@@ -34,6 +34,8 @@ pub enum InferenceError {
     Runtime(String),
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Uncalibrated(String),
 }
 
 pub type Result<T, E = InferenceError> = std::result::Result<T, E>;
@@ -221,6 +223,45 @@ impl Vision {
         Ok(())
     }
 
+    /// The calibration of an embedding model, when the manifest gives one.
+    pub fn calibration(&self, model: &str) -> Option<&manifest::Calibration> {
+        self.embedders.iter().find(|e| e.spec.name == model).and_then(|e| e.spec.calibration.as_ref())
+    }
+
+    /// Compares two embeddings of `model` on its calibrated scale. Embeddings of different models
+    /// or sizes are not comparable, and an uncalibrated model has no confidence to give.
+    pub fn compare(&self, model: &str, a: &[f32], b: &[f32]) -> Result<Match> {
+        let m = self.embedders.iter().find(|e| e.spec.name == model).ok_or_else(|| {
+            InferenceError::Input(format!(
+                "unknown embedding model '{model}'; configured: {}",
+                self.embedders().join(", ")
+            ))
+        })?;
+        let dims = m.spec.dims.unwrap_or(0);
+        if a.len() != dims || b.len() != dims {
+            return Err(InferenceError::Input(format!(
+                "{model} embeddings have {dims} values, got {} and {}",
+                a.len(),
+                b.len()
+            )));
+        }
+        if a.iter().chain(b).any(|v| !v.is_finite()) {
+            return Err(InferenceError::Input("an embedding holds a value that is not a finite number".into()));
+        }
+        let cal = m.spec.calibration.as_ref().ok_or_else(|| {
+            InferenceError::Uncalibrated(format!(
+                "embedding model '{model}' has no calibration in the model manifest; measure one with `vigil eval biometry`"
+            ))
+        })?;
+        let cosine = cosine(a, b);
+        Ok(Match {
+            cosine,
+            confidence: cal.confidence(cosine),
+            model: model.to_string(),
+            calibration: cal.version.clone(),
+        })
+    }
+
     /// Names of the embedding models, in manifest order.
     pub fn embedders(&self) -> Vec<String> {
         self.embedders.iter().map(|e| e.spec.name.clone()).collect()
@@ -352,9 +393,21 @@ impl Vision {
     }
 }
 
-/// Cosine similarity of two L2-normalised embeddings.
+/// Cosine similarity of two embeddings (normalised here, so any scale works), in [-1, 1].
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 { 0.0 } else { (dot / (na * nb)).clamp(-1.0, 1.0) }
+}
+
+/// Two faces compared: the raw cosine and the calibrated confidence that they are one person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub cosine: f32,
+    pub confidence: f32,
+    pub model: String,
+    pub calibration: String,
 }
 
 /// 68 landmarks → eyes, nose tip, mouth corners (the ArcFace order).

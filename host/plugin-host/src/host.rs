@@ -371,6 +371,21 @@ impl wit::vision::Host for HostState {
         let r = self.timed(svc.quality(&ctx, img, face_from_wit(&face))).await;
         Ok(r.map(|q| wit::vision::FaceQuality { face_ratio: q.0, blur: q.1, brightness: q.2 }))
     }
+    async fn compare(
+        &mut self,
+        a: wit::vision::Embedding,
+        b: wit::vision::Embedding,
+    ) -> wasmtime::Result<Result<wit::vision::MatchScore, WitError>> {
+        self.charge()?;
+        let r = self.services.compare(&self.ctx, (&a.model, &a.values), (&b.model, &b.values));
+        Ok(r.map(|m| wit::vision::MatchScore {
+            confidence: m.confidence,
+            cosine: m.cosine,
+            model: m.model,
+            calibration: m.calibration,
+        })
+        .map_err(to_wit))
+    }
 }
 
 impl wit::inference::Host for HostState {

@@ -24,6 +24,15 @@ pub struct FaceBox {
     pub landmarks: Vec<(f32, f32)>,
 }
 
+/// Two embeddings compared on the model's calibrated scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchScore {
+    pub confidence: f32,
+    pub cosine: f32,
+    pub model: String,
+    pub calibration: String,
+}
+
 fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
     let msg = format!("{what} is not available on this server");
     Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
@@ -56,6 +65,11 @@ pub trait Services: Send + Sync + 'static {
         _model: Option<String>,
     ) -> BoxFuture<'a, Result<(String, Vec<f32>), GuestError>> {
         unavailable("face embedding")
+    }
+    /// Compares two embeddings (each with its model's name); embeddings of different models are
+    /// not comparable.
+    fn compare(&self, _ctx: &CallContext, _a: (&str, &[f32]), _b: (&str, &[f32])) -> Result<MatchScore, GuestError> {
+        Err(GuestError::NotAvailable("face comparison is not available on this server".into()))
     }
     /// Returns (face ratio, blur, brightness).
     fn quality<'a>(

@@ -3,6 +3,7 @@
 
 pub mod builtins;
 pub mod config;
+pub mod eval;
 
 use anyhow::{Context, Result};
 use std::future::Future;

@@ -1,10 +1,12 @@
 //! BIOMETRY (face matching) — the built-in pipeline.
 //!
 //! Each media contributes one face: the largest, most confident face over its frames, embedded
-//! with the company's embedding model. Every pair of media is compared (cosine similarity, floored
-//! at 0); `min_confidence` is the least similar pair, `max_confidence` the most similar. The verdict
-//! reads the worst pair: at or above `threshold_max` SUCCESS, below `threshold_min` DECLINED, in
-//! between (the grey zone, empty by default) OPERATOR_REQUIRED.
+//! with the company's embedding model. Every pair of media is compared by the host on the model's
+//! calibrated scale (`vision.compare`: the same confidence for every model at a given false-match
+//! rate, 0.85 ≈ FMR 1e-4); `min_confidence` is the least similar pair, `max_confidence` the most
+//! similar, and the raw cosines are reported beside them. The verdict reads the worst pair: at or
+//! above `threshold_max` SUCCESS, below `threshold_min` DECLINED, in between (the grey zone, empty
+//! by default) OPERATOR_REQUIRED.
 //!
 //! Params: `threshold` or `threshold_max`, `threshold_min`.
 //! Configuration: `threshold` (default 0.85), `grey_zone_min` (lower edge of the grey zone; unset
@@ -49,13 +51,6 @@ fn face_of(m: &Media) -> Result<FaceOf, PluginError> {
     Ok(FaceOf { media_id: m.id(), frame, score: face.score, embedding })
 }
 
-fn similarity(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if na == 0.0 || nb == 0.0 { 0.0 } else { (dot / (na * nb)).clamp(0.0, 1.0) }
-}
-
 fn round(v: f32) -> f64 {
     (f64::from(v) * 1e6).round() / 1e6
 }
@@ -87,19 +82,23 @@ impl Guest for Biometry {
             )));
         }
         let faces = req.media.iter().map(face_of).collect::<Result<Vec<_>, _>>()?;
-        let (mut min, mut max) = (f32::MAX, f32::MIN);
-        let mut worst = (0, 1);
+        let mut worst: Option<(vision::MatchScore, usize, usize)> = None;
+        let mut best: Option<vision::MatchScore> = None;
         for i in 0..faces.len() {
             for j in i + 1..faces.len() {
-                let s = similarity(&faces[i].embedding.values, &faces[j].embedding.values);
-                if s < min {
-                    min = s;
-                    worst = (i, j);
+                let m = vision::compare(&faces[i].embedding, &faces[j].embedding)?;
+                if best.as_ref().is_none_or(|b| m.confidence > b.confidence) {
+                    best = Some(m.clone());
                 }
-                max = max.max(s);
+                if worst.as_ref().is_none_or(|(w, _, _)| m.confidence < w.confidence) {
+                    worst = Some((m, i, j));
+                }
             }
         }
-        let min_f = f64::from(min);
+        let (Some((min, wi, wj)), Some(max)) = (worst, best) else {
+            return Err(PluginError::InvalidInput("BIOMETRY needs at least two media with faces".into()));
+        };
+        let min_f = f64::from(min.confidence);
         let resolution = if min_f >= t_max {
             "SUCCESS"
         } else if min_f < t_min {
@@ -123,11 +122,17 @@ impl Guest for Biometry {
         Ok(AnalysisResult {
             resolution: resolution.into(),
             results_json: format!(
-                "{{\"min_confidence\":{},\"max_confidence\":{},\"threshold\":{t_max},\"threshold_min\":{t_min},\"worst_pair\":[\"{}\",\"{}\"]}}",
-                round(min),
-                round(max),
-                faces[worst.0].media_id,
-                faces[worst.1].media_id
+                "{{\"min_confidence\":{},\"max_confidence\":{},\"min_cosine\":{},\"max_cosine\":{},\
+                 \"threshold\":{t_max},\"threshold_min\":{t_min},\"worst_pair\":[\"{}\",\"{}\"],\
+                 \"embedding_model\":\"{}\",\"calibration\":\"{}\"}}",
+                round(min.confidence),
+                round(max.confidence),
+                round(min.cosine),
+                round(max.cosine),
+                faces[wi].media_id,
+                faces[wj].media_id,
+                min.model,
+                min.calibration
             ),
             media_results,
         })

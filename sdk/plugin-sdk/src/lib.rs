@@ -31,7 +31,7 @@
 //! and output size; nothing survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
-pub const WIT_VERSION: &str = "1.0.0";
+pub const WIT_VERSION: &str = "1.1.0";
 /// This SDK's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 

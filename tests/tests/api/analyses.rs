@@ -174,13 +174,15 @@ both_dbs!(liveness_scenarios, liveness);
 
 async fn face_matching(db: Db) {
     let w = World::new(db).await;
-    let same = crate::decoding::as_jpeg(&test_photo("astronaut.png"));
+    // The README's first session: a selfie video (carphone: a man talking to the camera, head
+    // turning, expressions changing) and a reference photo of him from another moment.
+    let same = video_still("carphone.mp4", 3.6);
     let f = folder(
         &w,
         &w.client,
         vec![
-            ("video1", "live.mp4", video_of("astronaut.png", 2, "mp4", 480), json!(VIDEO_TAGS)),
-            ("photo1", "same.jpg", same.clone(), json!(["photo_selfie"])),
+            ("video1", "selfie.mp4", test_photo("carphone.mp4"), json!(VIDEO_TAGS)),
+            ("photo1", "reference.jpg", same.clone(), json!(["photo_selfie"])),
         ],
     )
     .await;
@@ -188,18 +190,52 @@ async fn face_matching(db: Db) {
     let list = started(&w, &w.client, &f, json!({"analyses": [{"type": "Biometry"}]})).await;
     assert_eq!(list[0]["type"], "BIOMETRY");
     let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 60).await;
-    let (min, max) =
-        (a["results_data"]["min_confidence"].as_f64().unwrap(), a["results_data"]["max_confidence"].as_f64().unwrap());
+    let r = &a["results_data"];
+    let (min, max) = (r["min_confidence"].as_f64().unwrap(), r["max_confidence"].as_f64().unwrap());
     assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
     assert!(min >= 0.85 && max >= min, "{min} {max}");
+    // The confidence is calibrated; the raw cosine, the model and the calibration come with it.
+    let cosine = r["min_cosine"].as_f64().expect("min_cosine");
+    assert!(cosine < min, "the calibrated confidence of a real pair is above its raw cosine: {r}");
+    assert_eq!(r["embedding_model"], "sface", "{r}");
+    assert!(r["calibration"].as_str().unwrap().starts_with("sface/"), "{r}");
     let same_group = id(&a, "group_id");
+
+    // Different photographs of one person (Obama) match; another person (Biden) does not.
+    let photos = folder(
+        &w,
+        &w.client,
+        vec![
+            ("p1", "obama.jpg", test_photo("obama.jpg"), json!(["photo_selfie"])),
+            ("p2", "obama2.jpg", test_photo("obama2.jpg"), json!(["photo_selfie"])),
+            ("p3", "obama3.jpg", test_photo("obama3.jpg"), json!(["photo_selfie"])),
+        ],
+    )
+    .await;
+    let list = started(&w, &w.client, &photos, json!({"analyses": [{"type": "biometry"}]})).await;
+    let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 60).await;
+    assert_eq!(a["resolution_status"], "SUCCESS", "three different photos of one person: {a}");
+    let (st, added) =
+        w.s.upload(
+            &w.client,
+            &format!("/api/folders/{}/media/", id(&photos, "folder_id")),
+            vec![file("p4", "biden.jpg", test_photo("biden.jpg"))],
+            Some(json!({"media:tags": {"p4": ["photo_selfie"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{added}");
+    let pair = json!([media_id(&photos, 0), id(&added[0], "media_id")]);
+    let list = started(&w, &w.client, &photos, json!({"analyses": [{"type": "biometry", "source_media": pair}]})).await;
+    let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 60).await;
+    assert_eq!(a["resolution_status"], "DECLINED", "Obama against Biden: {a}");
+    assert!(a["results_data"]["max_confidence"].as_f64().unwrap() < 0.5, "{a}");
 
     // 24. Add media later: the answer is an array, the folder has three media now.
     let (st, added) =
         w.s.upload(
             &w.client,
             &format!("/api/folders/{}/media/", id(&f, "folder_id")),
-            vec![file("photo2", "other.jpg", test_photo("grace_hopper.jpg"))],
+            vec![file("photo2", "other.jpg", test_photo("obama.jpg"))],
             Some(json!({"media:tags": {"photo2": ["photo_selfie"]}})),
         )
         .await;
@@ -308,7 +344,7 @@ both_dbs!(face_matching_scenarios, face_matching);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_rights_and_compat_switches() {
     let s = Server::builder(Db::Sqlite)
-        .set("builtin_config", r#"{"biometry": {"grey_zone_min": "0.05"}, "quality": {"legacy_scores": "true"}}"#)
+        .set("builtin_config", r#"{"biometry": {"grey_zone_min": "0"}, "quality": {"legacy_scores": "true"}}"#)
         .start()
         .await;
     let w = World::with(s).await;
