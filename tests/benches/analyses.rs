@@ -86,7 +86,8 @@ async fn floors(photo: &[u8], other: &[u8], video: &[u8]) -> Floors {
         for bytes in [photo, other] {
             let img = image::load_from_memory(bytes).unwrap().into_rgb8();
             let f = v.detect(&img).unwrap()[0];
-            std::hint::black_box(v.embed(&img, &f, "fr_feature").unwrap());
+            // The default embedder, as the server's BIOMETRY uses it.
+            std::hint::black_box(v.embed(&img, &f, "sface").unwrap());
         }
         t.elapsed()
     });

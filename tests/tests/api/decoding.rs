@@ -81,7 +81,7 @@ async fn videos_and_shots_sets(db: Db) {
         assert_eq!(r["faces"], 1, "{ext}: {out}");
         let frames = r["frames"].as_u64().unwrap();
         assert!((secs as u64 * 5 - 2..=secs as u64 * 5 + 1).contains(&frames), "{ext}: {frames} frames");
-        assert_eq!(r["embedding"], json!({"model": "fr_feature", "dims": 512}), "{out}");
+        assert_eq!(r["embedding"], json!({"model": "sface", "dims": 128}), "the default embedder: {out}");
         let (_, out) = run(&w, &strict, &f, json!({})).await;
         assert_eq!(out["result"]["resolution"], "SUCCESS", "{ext}: {out}");
     }
@@ -99,10 +99,10 @@ async fn videos_and_shots_sets(db: Db) {
     let (st, mp4) = w.s.fetch(Some(&w.cadmin), &preview).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(&mp4[4..8], b"ftyp", "the preview is an MP4");
-    let (_, out) = run(&w, &vision, &f, json!({"mode": "vision", "model": "sface"})).await;
+    let (_, out) = run(&w, &vision, &f, json!({"mode": "vision", "model": "fr_feature"})).await;
     assert_eq!(
         out["result"]["results_data"],
-        json!({"faces": 1, "frames": 3, "embedding": {"model": "sface", "dims": 128}})
+        json!({"faces": 1, "frames": 3, "embedding": {"model": "fr_feature", "dims": 512}})
     );
 
     // Snapshots: read (made on first use), regenerate at a frame or a time, refuse nonsense.
@@ -206,15 +206,15 @@ async fn shots_preview_can_be_switched_off() {
 /// Which embedding model serves a company is configuration: a default for all, and per company.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedding_model_per_company() {
-    let s = Server::builder(Db::Sqlite).set("embedding_model", "sface").start().await;
+    let s = Server::builder(Db::Sqlite).set("embedding_model", "fr_feature").start().await;
     let w = World::with(s).await;
     let vision = plugin(&w, "hostile", "probe").await;
     let f = upload_one(&w, "a.png", test_photo("astronaut.png")).await;
     let (_, out) = run(&w, &vision, &f, json!({"mode": "vision"})).await;
-    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "sface", "{out}");
-    // C1 switched to fr_feature (tokens survive the restart); naming a model still picks it.
+    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "fr_feature", "{out}");
+    // C1 switched to sface (tokens survive the restart); naming a model still picks it.
     let World { s, cadmin, other_admin, c1, .. } = w;
-    let s = s.restart_with("company_embedding_models", &format!("{c1}=fr_feature")).await;
+    let s = s.restart_with("company_embedding_models", &format!("{c1}=sface")).await;
     let probe = |sess: &Session, folder: &Value, params: Value| {
         let body = json!({"folder_id": id(folder, "folder_id"), "params": params});
         let path = format!("/api/plugins/{vision}/run");
@@ -222,8 +222,8 @@ async fn embedding_model_per_company() {
         let sess = sess.clone();
         async move { s.post(&sess, &path, body).await.1["result"]["results_data"]["embedding"]["model"].clone() }
     };
-    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision"})).await, "fr_feature");
-    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision", "model": "sface"})).await, "sface");
+    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision"})).await, "sface");
+    assert_eq!(probe(&cadmin, &f, json!({"mode": "vision", "model": "fr_feature"})).await, "fr_feature");
     // Another company keeps the default.
     let (_, p2) = s
         .upload_plugin(&other_admin, component("hostile"), json!({"kind": "analysis", "name": "probe", "version": "1"}))
@@ -243,5 +243,5 @@ async fn embedding_model_per_company() {
             json!({"folder_id": id(&f2, "folder_id"), "params": {"mode": "vision"}}),
         )
         .await;
-    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "sface", "{out}");
+    assert_eq!(out["result"]["results_data"]["embedding"]["model"], "fr_feature", "{out}");
 }
