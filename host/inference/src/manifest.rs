@@ -108,6 +108,21 @@ pub struct OperatingPoint {
     pub confidence: f32,
 }
 
+/// Piecewise-linear through increasing knots (x, y), flat beyond the first and the last.
+fn interpolate(knots: impl Iterator<Item = (f32, f32)>, x: f32) -> f32 {
+    let mut prev: Option<(f32, f32)> = None;
+    for k in knots {
+        if x <= k.0 {
+            return match prev {
+                Some(p) if x > p.0 => p.1 + (x - p.0) / (k.0 - p.0) * (k.1 - p.1),
+                _ => k.1,
+            };
+        }
+        prev = Some(k);
+    }
+    prev.map_or(0.0, |p| p.1)
+}
+
 /// Vigil's confidence scale: the confidence every calibration gives at each false-match rate.
 /// Oz's default match threshold 0.85 is the FMR 1e-4 operating point, 0.5 a looser 1e-2.
 pub const SCALE: [(f64, f32); 3] = [(1e-2, 0.50), (1e-3, 0.70), (1e-4, 0.85)];
@@ -115,35 +130,19 @@ pub const SCALE: [(f64, f32); 3] = [(1e-2, 0.50), (1e-3, 0.70), (1e-4, 0.85)];
 impl Calibration {
     /// The calibrated confidence of a cosine similarity: continuous, non-decreasing, in [0, 1].
     pub fn confidence(&self, cosine: f32) -> f32 {
-        if cosine.is_nan() {
-            return 0.0;
-        }
-        let mut prev = (self.zero, 0.0f32);
-        for p in self.points.iter().map(|p| (p.cosine, p.confidence)).chain(std::iter::once((1.0, 1.0))) {
-            if cosine <= p.0 {
-                if cosine <= prev.0 {
-                    return prev.1;
-                }
-                return prev.1 + (cosine - prev.0) / (p.0 - prev.0) * (p.1 - prev.1);
-            }
-            prev = p;
-        }
-        1.0
+        if cosine.is_nan() { 0.0 } else { interpolate(self.knots(), cosine) }
     }
 
     /// The cosine at which the confidence is `confidence` (the inverse map), for reports.
     pub fn cosine_at(&self, confidence: f32) -> f32 {
-        let mut prev = (self.zero, 0.0f32);
-        for p in self.points.iter().map(|p| (p.cosine, p.confidence)).chain(std::iter::once((1.0, 1.0))) {
-            if confidence <= p.1 {
-                if confidence <= prev.1 {
-                    return prev.0;
-                }
-                return prev.0 + (confidence - prev.1) / (p.1 - prev.1) * (p.0 - prev.0);
-            }
-            prev = p;
-        }
-        1.0
+        interpolate(self.knots().map(|(c, y)| (y, c)), confidence)
+    }
+
+    /// (cosine, confidence) from `zero` through the operating points to (1, 1).
+    fn knots(&self) -> impl Iterator<Item = (f32, f32)> + '_ {
+        std::iter::once((self.zero, 0.0))
+            .chain(self.points.iter().map(|p| (p.cosine, p.confidence)))
+            .chain(std::iter::once((1.0, 1.0)))
     }
 
     /// Strictly increasing in both cosine and confidence, within (zero, 1) and (0, 1).

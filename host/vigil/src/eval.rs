@@ -7,14 +7,32 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use vigil_core::eval::{BiometryOptions, biometry as run_biometry};
 
-/// What `vigil eval biometry` was asked.
+/// `vigil eval biometry`: face matching — FMR and FNMR, thresholds for target FMRs, EER,
+/// histograms, a DET curve and a fitted calibration, from a directory with one sub-directory of
+/// photos, videos or shots sets per person.
+#[derive(clap::Args)]
 pub struct BiometryArgs {
+    /// The directory of identities: DIR/<person>/<media files> (DIR/<name>.group/<person>/… for
+    /// people who may reappear in another group).
     pub dir: PathBuf,
+    /// Embedding model (default: the server's default embedder).
+    #[arg(long)]
     pub model: Option<String>,
+    /// Where report.txt, report.json, scores.csv and det.png go.
+    #[arg(long, default_value = "vigil-eval-biometry")]
     pub out: PathBuf,
+    /// A confidence threshold to report FMR/FNMR at (repeatable; default 0.5, 0.7, 0.85 and the
+    /// configured BIOMETRY threshold).
+    #[arg(long = "threshold")]
     pub thresholds: Vec<f64>,
+    /// A false-match rate to find the threshold for (repeatable; default 1e-2, 1e-3, 1e-4).
+    #[arg(long = "target-fmr")]
     pub target_fmrs: Vec<f64>,
+    /// Write a calibration entry for the model manifest fitted to this data.
+    #[arg(long)]
     pub write_calibration: Option<PathBuf>,
+    /// The version recorded in that entry (default <model>/eval-<date>).
+    #[arg(long)]
     pub calibration_version: Option<String>,
 }
 

@@ -56,31 +56,8 @@ enum Cmd {
 #[derive(Subcommand)]
 enum EvalCmd {
     /// Face matching: FMR and FNMR, thresholds for target FMRs, EER, histograms, a DET curve and a
-    /// fitted calibration, from a directory with one sub-directory of photos, videos or shots
-    /// sets per person.
-    Biometry {
-        /// The directory of identities: DIR/<person>/<media files>.
-        dir: PathBuf,
-        /// Embedding model (default: the server's default embedder).
-        #[arg(long)]
-        model: Option<String>,
-        /// Where report.txt, report.json, scores.csv and det.png go.
-        #[arg(long, default_value = "vigil-eval-biometry")]
-        out: PathBuf,
-        /// A confidence threshold to report FMR/FNMR at (repeatable; default 0.5, 0.7, 0.85 and
-        /// the configured BIOMETRY threshold).
-        #[arg(long = "threshold")]
-        thresholds: Vec<f64>,
-        /// A false-match rate to find the threshold for (repeatable; default 1e-2, 1e-3, 1e-4).
-        #[arg(long = "target-fmr")]
-        target_fmrs: Vec<f64>,
-        /// Write a calibration entry for the model manifest fitted to this data.
-        #[arg(long)]
-        write_calibration: Option<PathBuf>,
-        /// The version recorded in that entry (default <model>/eval-<date>).
-        #[arg(long)]
-        calibration_version: Option<String>,
-    },
+    /// fitted calibration, from a directory with one sub-directory of media per person.
+    Biometry(vigil::eval::BiometryArgs),
 }
 
 #[derive(Subcommand)]
@@ -350,26 +327,7 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Eval(EvalCmd::Biometry {
-            dir,
-            model,
-            out,
-            thresholds,
-            target_fmrs,
-            write_calibration,
-            calibration_version,
-        }) => {
-            let args = vigil::eval::BiometryArgs {
-                dir,
-                model,
-                out,
-                thresholds,
-                target_fmrs,
-                write_calibration,
-                calibration_version,
-            };
-            vigil::eval::biometry(&s, args).await
-        }
+        Cmd::Eval(EvalCmd::Biometry(args)) => vigil::eval::biometry(&s, args).await,
         Cmd::Company(CompanyCmd::Create { name }) => {
             let app = vigil::open_app(&s, String::new()).await?;
             let c = app.create_company(None, CompanyBody { name }).await.map_err(core_err)?;
