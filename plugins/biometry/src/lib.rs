@@ -82,15 +82,17 @@ impl Guest for Biometry {
             )));
         }
         let faces = req.media.iter().map(face_of).collect::<Result<Vec<_>, _>>()?;
+        // The calibration is monotonic, so ordering pairs by cosine orders them by confidence too,
+        // and ties in confidence (below the calibration's zero) still pick the least similar.
         let mut worst: Option<(vision::MatchScore, usize, usize)> = None;
         let mut best: Option<vision::MatchScore> = None;
         for i in 0..faces.len() {
             for j in i + 1..faces.len() {
                 let m = vision::compare(&faces[i].embedding, &faces[j].embedding)?;
-                if best.as_ref().is_none_or(|b| m.confidence > b.confidence) {
+                if best.as_ref().is_none_or(|b| m.cosine > b.cosine) {
                     best = Some(m.clone());
                 }
-                if worst.as_ref().is_none_or(|(w, _, _)| m.confidence < w.confidence) {
+                if worst.as_ref().is_none_or(|(w, _, _)| m.cosine < w.cosine) {
                     worst = Some((m, i, j));
                 }
             }
