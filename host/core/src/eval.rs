@@ -405,6 +405,15 @@ impl BiometryReport {
         for x in self.samples.iter().filter(|x| x.error.is_some()) {
             let _ = writeln!(s, "  failure to enrol: {}: {}", x.file, x.error.as_deref().unwrap_or(""));
         }
+        if self.impostor_pairs == 0 {
+            let _ = writeln!(s, "  no impostor pairs: false-match rates cannot be measured (add more people)");
+        }
+        if self.genuine_pairs == 0 {
+            let _ = writeln!(
+                s,
+                "  no genuine pairs: false-non-match rates cannot be measured (add a second media per person)"
+            );
+        }
         let scale = if self.calibration.is_some() { "confidence" } else { "cosine (uncalibrated model)" };
         let _ = writeln!(s, "\nAt the configured thresholds ({scale}; score ≥ threshold is a match):");
         let _ = writeln!(s, "  {:>10}  {:>10}  {:>10}", "threshold", "FMR", "FNMR");
