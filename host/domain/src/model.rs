@@ -196,6 +196,11 @@ pub struct Analysis {
     #[schema(value_type = Object)]
     pub params: Value,
     pub source_media: Vec<Media>,
+    /// The analysis-level result. BIOMETRY: `min_confidence` / `max_confidence` (the least and
+    /// most similar pair on the calibrated scale: 0.5 ≈ FMR 1e-2, 0.7 ≈ 1e-3, 0.85 ≈ 1e-4; the
+    /// verdict compares `min_confidence` with `threshold`), `min_cosine` / `max_cosine` (the raw
+    /// similarities), `embedding_model`, `calibration` (its version), `threshold`,
+    /// `threshold_min` and `worst_pair` (two media ids). QUALITY: `confidence_spoofing`.
     #[schema(value_type = Option<Object>)]
     pub results_data: Option<Value>,
     pub results_media: Vec<ResultMedia>,
