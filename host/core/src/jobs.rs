@@ -383,6 +383,7 @@ impl App {
             error: None,
             plugin: Some(&done.plugin),
             technical: &done.technical,
+            attempts: job.attempts,
         };
         let recorded = self.record_outcome(owner, job, a, &outcome).await;
         if !matches!(recorded, Ok(true)) {
@@ -407,6 +408,7 @@ impl App {
             error: Some(&body),
             plugin: None,
             technical: &json!({}),
+            attempts: job.attempts,
         };
         self.record_outcome(owner, job, &a, &outcome).await.map(|_| ())
     }

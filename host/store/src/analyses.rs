@@ -121,6 +121,9 @@ pub struct Outcome<'a> {
     pub error: Option<&'a Value>,
     pub plugin: Option<&'a str>,
     pub technical: &'a Value,
+    /// The job's claims so far: a worker killed between its claim and `mark_received` still
+    /// counts, so the analysis never reports fewer attempts than its job made.
+    pub attempts: i64,
 }
 
 /// Finishes an analysis that is still PROCESSING; 0 rows means someone else finished it.
@@ -131,6 +134,8 @@ pub async fn finish(ex: &mut impl Exec, id: Uuid, o: &Outcome<'_>, now: Micros) 
     q.push(", results_data = ").bind(o.results_data.map(Value::to_string)).push(", results_media = ").bind(media);
     q.push(", error = ").bind(o.error.map(Value::to_string)).push(", plugin = ").bind(o.plugin.map(str::to_string));
     q.push(", technical_meta_data = ").bind(o.technical).push(", time_task_finished = ").bind(now);
+    q.push(", attempts = CASE WHEN attempts < ").bind(o.attempts).push(" THEN ").bind(o.attempts);
+    q.push(" ELSE attempts END");
     q.push(", time_updated = ").bind(now).push(" WHERE analyse_id = ").bind(id).push(" AND state = 'PROCESSING'");
     ex.execute(q).await
 }
