@@ -275,13 +275,7 @@ pub async fn biometry(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<BiometryReport, EvalError> {
     let started = std::time::Instant::now();
-    if !vision.embedders().contains(&opts.model) {
-        return Err(EvalError::Input(format!(
-            "unknown embedding model '{}'; configured: {}",
-            opts.model,
-            vision.embedders().join(", ")
-        )));
-    }
+    vision.embedder_spec(&opts.model).map_err(|e| EvalError::Input(e.to_string()))?;
     let ids = list_identities(&opts.dir)?;
     let total: usize = ids.iter().map(|i| i.files.len()).sum();
     let mut samples = Vec::with_capacity(total);

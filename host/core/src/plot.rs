@@ -86,19 +86,24 @@ fn at(fmr: f64, fnmr: f64) -> (f64, f64) {
     (LEFT + (lx + X_DECADES) / X_DECADES * (RIGHT - LEFT), BOTTOM - (ly + Y_DECADES) / Y_DECADES * (BOTTOM - TOP))
 }
 
+/// The axis label of 10^-d.
+fn decade(d: i64) -> String {
+    if d == 0 { "1".to_string() } else { format!("1e-{d}") }
+}
+
 pub fn det_png(det: &[Rates], eer: Option<&Rates>) -> Vec<u8> {
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
     let (grid, ink, blue, red) = (Rgb([220, 220, 220]), Rgb([40, 40, 40]), Rgb([20, 80, 200]), Rgb([210, 40, 40]));
     for d in 0..=X_DECADES as i64 {
         let (x, _) = at(10f64.powi(-(d as i32)), 1.0);
         line(&mut img, (x, TOP), (x, BOTTOM), grid, 1, false);
-        let label = if d == 0 { "1".to_string() } else { format!("1e-{d}") };
+        let label = decade(d);
         text(&mut img, x as i64 - 3 * label.len() as i64, BOTTOM as i64 + 8, &label, 1, ink);
     }
     for d in 0..=Y_DECADES as i64 {
         let (_, y) = at(1.0, 10f64.powi(-(d as i32)));
         line(&mut img, (LEFT, y), (RIGHT, y), grid, 1, false);
-        let label = if d == 0 { "1".to_string() } else { format!("1e-{d}") };
+        let label = decade(d);
         text(&mut img, LEFT as i64 - 8 - 6 * label.len() as i64, y as i64 - 3, &label, 1, ink);
     }
     line(&mut img, (LEFT, TOP), (LEFT, BOTTOM), ink, 1, false);

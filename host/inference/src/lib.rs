@@ -223,20 +223,30 @@ impl Vision {
         Ok(())
     }
 
+    /// A configured embedding model by name; an unknown name is an input error naming the known ones.
+    fn embedder(&self, model: &str) -> Result<&Loaded> {
+        self.embedders.iter().find(|e| e.spec.name == model).ok_or_else(|| {
+            InferenceError::Input(format!(
+                "unknown embedding model '{model}'; configured: {}",
+                self.embedders().join(", ")
+            ))
+        })
+    }
+
+    /// The manifest entry of a configured embedding model (see [`Vision::embedder`] for the error).
+    pub fn embedder_spec(&self, model: &str) -> Result<&ModelSpec> {
+        self.embedder(model).map(|e| &e.spec)
+    }
+
     /// The calibration of an embedding model, when the manifest gives one.
     pub fn calibration(&self, model: &str) -> Option<&manifest::Calibration> {
-        self.embedders.iter().find(|e| e.spec.name == model).and_then(|e| e.spec.calibration.as_ref())
+        self.embedder(model).ok()?.spec.calibration.as_ref()
     }
 
     /// Compares two embeddings of `model` on its calibrated scale. Embeddings of different models
     /// or sizes are not comparable, and an uncalibrated model has no confidence to give.
     pub fn compare(&self, model: &str, a: &[f32], b: &[f32]) -> Result<Match> {
-        let m = self.embedders.iter().find(|e| e.spec.name == model).ok_or_else(|| {
-            InferenceError::Input(format!(
-                "unknown embedding model '{model}'; configured: {}",
-                self.embedders().join(", ")
-            ))
-        })?;
+        let m = self.embedder(model)?;
         let dims = m.spec.dims.unwrap_or(0);
         if a.len() != dims || b.len() != dims {
             return Err(InferenceError::Input(format!(
@@ -338,12 +348,7 @@ impl Vision {
     /// An L2-normalised embedding of the face by the named model, aligned by a 5-point
     /// similarity transform.
     pub fn embed(&self, img: &RgbImage, face: &Detection, model: &str) -> Result<Vec<f32>> {
-        let m = self.embedders.iter().find(|e| e.spec.name == model).ok_or_else(|| {
-            InferenceError::Input(format!(
-                "unknown embedding model '{model}'; configured: {}",
-                self.embedders().join(", ")
-            ))
-        })?;
+        let m = self.embedder(model)?;
         let pts = five_points(&self.landmarks(img, face)?);
         let buf = m.tensor(&align(img, &pts));
         let v = m.first_output(&buf)?;

@@ -29,8 +29,9 @@
 //! The host owns every pixel: `Media` and `Image` are handles, and `vision` answers with boxes,
 //! scores and embeddings. Compare two faces with `vision::compare`, never with a raw cosine of
 //! your own: it answers on Vigil's calibrated scale (0.85 ≈ false-match rate 1e-4, whatever the
-//! embedding model), with the cosine, the model and the calibration version beside it. Each call runs in a fresh sandbox with limits on time, memory, host calls
-//! and output size; nothing survives from one call to the next.
+//! embedding model), with the cosine, the model and the calibration version beside it. Each call
+//! runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
+//! survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
 pub const WIT_VERSION: &str = "1.1.0";
