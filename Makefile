@@ -16,7 +16,7 @@ export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # every component would import all worlds.
 PLUGIN_CRATES := quality biometry hostile answer ab-pick bigmem sneaky legacy
 
-.PHONY: help setup assets build plugins run test lint unit openapi release bench calibration clean
+.PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -27,6 +27,7 @@ help:
 	@echo "make release  optimised binary (target/release/vigil under CARGO_TARGET_DIR)"
 	@echo "make bench    benchmarks (release profile); results go to docs/BENCHMARKS.md by hand"
 	@echo "make calibration  measure the embedding models' operating points (docs/calibration/)"
+	@echo "make liveness     generate the liveness test set and evaluate QUALITY on it (docs/liveness/)"
 
 setup:
 	@.ci/setup
@@ -90,6 +91,14 @@ calibration: build $(BENCH_VENV)/bin/python
 	for m in sface fr_feature; do \
 		$(BIN) eval biometry $(CALIBRATION_SET) --model $$m --out docs/calibration/$$m \
 			--write-calibration docs/calibration/$$m/calibration.toml --calibration-version $$m/$$(date +%F) || exit 1; done
+
+# The liveness evidence: bona fide heads and flat attacks rendered from the test photos (seed
+# fixed, so the set is the same on every machine), then QUALITY evaluated on it.
+LIVENESS_SET ?= $(CARGO_TARGET_DIR)/liveness-set
+liveness: build
+	rm -rf $(LIVENESS_SET)
+	$(CARGO) run -q --locked -p vigil-livegen --bin livegen -- $(LIVENESS_SET) --per 4 --seed 5150
+	$(BIN) eval liveness $(LIVENESS_SET) --out docs/liveness
 
 clean:
 	$(CARGO) clean

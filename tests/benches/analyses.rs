@@ -3,7 +3,8 @@
 //!
 //! - QUALITY on one ~1 MP photo, from the start of the upload to FINISHED (p50, p90);
 //! - BIOMETRY on two ~1 MP photos, likewise;
-//! - QUALITY on a 5 s 720p H.264 video: the upload, and the analysis from request to FINISHED;
+//! - QUALITY on a 5 s 720p H.264 video: the upload, and the analysis from request to FINISHED,
+//!   with the motion cues and (a second server, alternating) with the passive model alone;
 //! - sustained QUALITY throughput: concurrent clients request and poll analyses of photos
 //!   uploaded beforehand;
 //! - the share of the server's analysis time spent inside Wasm (the plugin's own code).
@@ -212,27 +213,46 @@ async fn main() {
     }
     let quality_runs = finished[..q.len()].to_vec();
     let biometry_runs = finished[q.len()..].to_vec();
-    let (mut vu, mut va) = (Vec::new(), Vec::new());
-    for i in 0..6 {
-        let t = Instant::now();
-        let (st, f) = s
-            .upload(
-                &admin,
-                "/api/folders/",
-                vec![file("v", "v.mp4", video.clone())],
-                Some(json!({"media:tags": {"v": ["video_selfie", "video_selfie_blank"]}})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{f}");
-        let up = t.elapsed();
-        let a = analyse(&s, &admin, f["folder_id"].as_str().unwrap(), "quality", poll).await;
-        assert_eq!(a["state"], "FINISHED", "{a}");
-        if i > 0 {
-            vu.push(ms(up));
-            va.push(ms(t.elapsed() - up));
-            finished.push(a);
+    // The same video on a second server whose QUALITY runs the passive model alone
+    // (`motion_cues=false`, what QUALITY did before the motion cues), alternating, so the cost
+    // of the cues is measured in the same run.
+    let passive = Server::builder(Db::Sqlite)
+        .set("workers", &workers)
+        .set("inference_threads", &threads)
+        .set("job_poll_ms", "500")
+        .set("builtin_config", r#"{"quality":{"motion_cues":"false"}}"#)
+        .start()
+        .await;
+    let passive_admin = passive.admin().await;
+    let (mut vu, mut va, mut vp) = (Vec::new(), Vec::new(), Vec::new());
+    let mut passive_runs = Vec::new();
+    for i in 0..8 {
+        for (server, who, cues) in [(&s, &admin, true), (&passive, &passive_admin, false)] {
+            let t = Instant::now();
+            let (st, f) = server
+                .upload(
+                    who,
+                    "/api/folders/",
+                    vec![file("v", "v.mp4", video.clone())],
+                    Some(json!({"media:tags": {"v": ["video_selfie", "video_selfie_blank"]}})),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{f}");
+            let up = t.elapsed();
+            let a = analyse(server, who, f["folder_id"].as_str().unwrap(), "quality", poll).await;
+            assert_eq!(a["state"], "FINISHED", "{a}");
+            assert_eq!(a["results_media"][0]["results_data"]["liveness"].get("flatness").is_some(), cues, "{a}");
+            if i > 0 && cues {
+                vu.push(ms(up));
+                va.push(ms(t.elapsed() - up));
+                finished.push(a);
+            } else if i > 0 {
+                vp.push(ms(t.elapsed() - up));
+                passive_runs.push(a);
+            }
         }
     }
+    drop(passive);
 
     // Throughput: photos uploaded first, then `clients` concurrent clients request and poll.
     let n = 300;
@@ -290,6 +310,7 @@ async fn main() {
     row("BIOMETRY, two 1 MP photos: upload → FINISHED", &mut b, fl.biometry);
     row("  of which request → FINISHED", &mut ba, fl.biometry);
     row("QUALITY, 5 s 720p video: request → FINISHED", &mut va, fl.video);
+    row("  the same, passive model only (motion_cues=false)", &mut vp, fl.video);
     println!(
         "| 5 s 720p video upload (probe + first-frame thumbnail) | {:.1} ms | {:.1} ms | | |",
         pct(&mut vu, 0.5),
@@ -299,6 +320,13 @@ async fn main() {
     println!("Server-side medians (ms): QUALITY photo: {}", breakdown(&quality_runs));
     println!("Server-side medians (ms): BIOMETRY photos: {}", breakdown(&biometry_runs));
     println!("Server-side medians (ms): QUALITY video: {}", breakdown(&finished[finished.len() - va.len()..]));
+    println!("Server-side medians (ms): QUALITY video, passive only: {}", breakdown(&passive_runs));
+    println!(
+        "Motion cues on a 5 s video: request → FINISHED p50 {:.1} ms with, {:.1} ms without: ×{:.3}",
+        pct(&mut va, 0.5),
+        pct(&mut vp, 0.5),
+        pct(&mut va, 0.5) / pct(&mut vp, 0.5)
+    );
     println!("Server-side medians (ms): throughput run: {}", breakdown(&through));
     println!();
     println!(

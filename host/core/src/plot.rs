@@ -1,5 +1,6 @@
-//! A DET curve as a PNG, drawn directly on pixels (a plotting library would bring fonts and a
-//! dozen crates for one chart): log-scaled FMR across, FNMR up, decade grid, the equal-error point.
+//! DET curves as PNGs, drawn directly on pixels (a plotting library would bring fonts and a
+//! dozen crates for one chart): log-scaled error rates on both axes, decade grid, the equal-error
+//! point. Face matching plots FNMR against FMR; liveness APCER against BPCER.
 
 use image::{Rgb, RgbImage};
 use vigil_domain::eval::Rates;
@@ -10,9 +11,14 @@ const LEFT: f64 = 72.0;
 const RIGHT: f64 = 616.0;
 const TOP: f64 = 24.0;
 const BOTTOM: f64 = 424.0;
-/// Decades shown: FMR 1e-6 … 1, FNMR 1e-4 … 1. Zero rates sit on the axis.
-const X_DECADES: f64 = 6.0;
-const Y_DECADES: f64 = 4.0;
+
+/// What a chart shows: axis labels and the decades of each axis (zero rates sit on the axis).
+struct Axes {
+    x: &'static str,
+    y: &'static str,
+    x_decades: f64,
+    y_decades: f64,
+}
 
 /// 5×7 glyphs, one byte a row, the low five bits left to right.
 fn glyph(c: char) -> [u8; 7] {
@@ -37,6 +43,10 @@ fn glyph(c: char) -> [u8; 7] {
         'R' => [30, 17, 17, 30, 20, 18, 17],
         'D' => [28, 18, 17, 17, 17, 18, 28],
         'T' => [31, 4, 4, 4, 4, 4, 4],
+        'A' => [14, 17, 17, 31, 17, 17, 17],
+        'B' => [30, 17, 17, 30, 17, 17, 30],
+        'C' => [14, 17, 16, 16, 16, 17, 14],
+        'P' => [30, 17, 17, 30, 16, 16, 16],
         _ => [0; 7],
     }
 }
@@ -79,11 +89,14 @@ fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Rgb<u
     }
 }
 
-/// Pixel position of a rate pair.
-fn at(fmr: f64, fnmr: f64) -> (f64, f64) {
-    let lx = fmr.max(10f64.powf(-X_DECADES)).log10();
-    let ly = fnmr.max(10f64.powf(-Y_DECADES)).log10();
-    (LEFT + (lx + X_DECADES) / X_DECADES * (RIGHT - LEFT), BOTTOM - (ly + Y_DECADES) / Y_DECADES * (BOTTOM - TOP))
+impl Axes {
+    /// Pixel position of a rate pair.
+    fn at(&self, x: f64, y: f64) -> (f64, f64) {
+        let (xd, yd) = (self.x_decades, self.y_decades);
+        let lx = x.max(10f64.powf(-xd)).log10();
+        let ly = y.max(10f64.powf(-yd)).log10();
+        (LEFT + (lx + xd) / xd * (RIGHT - LEFT), BOTTOM - (ly + yd) / yd * (BOTTOM - TOP))
+    }
 }
 
 /// The axis label of 10^-d.
@@ -91,16 +104,30 @@ fn decade(d: i64) -> String {
     if d == 0 { "1".to_string() } else { format!("1e-{d}") }
 }
 
+/// Face matching: FNMR against FMR (1e-6 … 1 across, 1e-4 … 1 up).
 pub fn det_png(det: &[Rates], eer: Option<&Rates>) -> Vec<u8> {
+    let axes = Axes { x: "FMR", y: "FNMR", x_decades: 6.0, y_decades: 4.0 };
+    draw(&axes, &[(det, Rgb([20, 80, 200]))], eer)
+}
+
+/// Presentation-attack detection: APCER against BPCER (1e-3 … 1 on both), `det` in blue and
+/// `reference` (the passive model alone) in grey. `Rates` carry BPCER as `fmr`, APCER as `fnmr`.
+pub fn det_png_pad(det: &[Rates], eer: Option<&Rates>, reference: &[Rates]) -> Vec<u8> {
+    let axes = Axes { x: "BPCER", y: "APCER", x_decades: 3.0, y_decades: 3.0 };
+    draw(&axes, &[(reference, Rgb([160, 160, 160])), (det, Rgb([20, 80, 200]))], eer)
+}
+
+fn draw(axes: &Axes, curves: &[(&[Rates], Rgb<u8>)], eer: Option<&Rates>) -> Vec<u8> {
+    let at = |x: f64, y: f64| axes.at(x, y);
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-    let (grid, ink, blue, red) = (Rgb([220, 220, 220]), Rgb([40, 40, 40]), Rgb([20, 80, 200]), Rgb([210, 40, 40]));
-    for d in 0..=X_DECADES as i64 {
+    let (grid, ink, red) = (Rgb([220, 220, 220]), Rgb([40, 40, 40]), Rgb([210, 40, 40]));
+    for d in 0..=axes.x_decades as i64 {
         let (x, _) = at(10f64.powi(-(d as i32)), 1.0);
         line(&mut img, (x, TOP), (x, BOTTOM), grid, 1, false);
         let label = decade(d);
         text(&mut img, x as i64 - 3 * label.len() as i64, BOTTOM as i64 + 8, &label, 1, ink);
     }
-    for d in 0..=Y_DECADES as i64 {
+    for d in 0..=axes.y_decades as i64 {
         let (_, y) = at(1.0, 10f64.powi(-(d as i32)));
         line(&mut img, (LEFT, y), (RIGHT, y), grid, 1, false);
         let label = decade(d);
@@ -108,14 +135,17 @@ pub fn det_png(det: &[Rates], eer: Option<&Rates>) -> Vec<u8> {
     }
     line(&mut img, (LEFT, TOP), (LEFT, BOTTOM), ink, 1, false);
     line(&mut img, (LEFT, BOTTOM), (RIGHT, BOTTOM), ink, 1, false);
-    text(&mut img, ((LEFT + RIGHT) / 2.0) as i64 - 18, BOTTOM as i64 + 26, "FMR", 2, ink);
-    text(&mut img, 8, 4, "FNMR", 2, ink);
+    text(&mut img, ((LEFT + RIGHT) / 2.0) as i64 - 6 * axes.x.len() as i64, BOTTOM as i64 + 26, axes.x, 2, ink);
+    text(&mut img, 8, 4, axes.y, 2, ink);
     text(&mut img, RIGHT as i64 - 66, 4, "DET", 2, ink);
-    // The diagonal FMR = FNMR, where the equal-error point lies.
-    line(&mut img, at(1e-4, 1e-4), at(1.0, 1.0), red, 1, true);
-    let pts: Vec<(f64, f64)> = det.iter().map(|r| at(r.fmr, r.fnmr)).collect();
-    for w in pts.windows(2) {
-        line(&mut img, w[0], w[1], blue, 2, false);
+    // The diagonal where both rates are equal, where the equal-error point lies.
+    let low = 10f64.powf(-axes.x_decades.min(axes.y_decades));
+    line(&mut img, at(low, low), at(1.0, 1.0), red, 1, true);
+    for (det, colour) in curves {
+        let pts: Vec<(f64, f64)> = det.iter().map(|r| at(r.fmr, r.fnmr)).collect();
+        for w in pts.windows(2) {
+            line(&mut img, w[0], w[1], *colour, 2, false);
+        }
     }
     if let Some(e) = eer {
         let (x, y) = at(e.fmr, e.fnmr);

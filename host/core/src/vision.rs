@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 use vigil_inference::{Detection, InferenceError, Vision};
-use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, GuestError, MatchScore, Services};
+use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, FaceShape, GuestError, MatchScore, Services, Texture};
 
 /// Which embedding model serves whom when a plugin does not name one.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +123,50 @@ impl Services for NativeVision {
         Box::pin(async move {
             let d = detection(&face);
             tokio::task::spawn_blocking(move || v.quality(&img, &d)).await.map_err(joined)?.map_err(guest)
+        })
+    }
+
+    fn face_shape<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        img: Arc<image::RgbImage>,
+        face: FaceBox,
+    ) -> BoxFuture<'a, Result<FaceShape, GuestError>> {
+        let v = self.vision.clone();
+        Box::pin(async move {
+            let d = detection(&face);
+            let (landmarks, pose, eyes) = tokio::task::spawn_blocking(move || {
+                let (pts, pose) = v.face_shape(&img, &d)?;
+                let eyes = vigil_inference::texture::eye_openness(&img, &pts);
+                Ok::<_, InferenceError>((pts, pose, eyes))
+            })
+            .await
+            .map_err(joined)?
+            .map_err(guest)?;
+            let pose = pose.ok_or_else(|| GuestError::InvalidInput("the landmarks of this face are degenerate".into()))?;
+            Ok(FaceShape {
+                landmarks,
+                yaw: pose.yaw,
+                pitch: pose.pitch,
+                roll: pose.roll,
+                scale: pose.scale,
+                anisotropy: pose.anisotropy,
+                eye_openness: eyes,
+            })
+        })
+    }
+
+    fn texture<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        img: Arc<image::RgbImage>,
+        face: FaceBox,
+    ) -> BoxFuture<'a, Result<Texture, GuestError>> {
+        let v = self.vision.clone();
+        Box::pin(async move {
+            let d = detection(&face);
+            let t = tokio::task::spawn_blocking(move || v.texture(&img, &d)).await.map_err(joined)?;
+            Ok(Texture { periodicity: t.periodicity, frequency: t.frequency })
         })
     }
 

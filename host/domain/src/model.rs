@@ -200,7 +200,9 @@ pub struct Analysis {
     /// most similar pair on the calibrated scale: 0.5 ≈ FMR 1e-2, 0.7 ≈ 1e-3, 0.85 ≈ 1e-4; the
     /// verdict compares `min_confidence` with `threshold`), `min_cosine` / `max_cosine` (the raw
     /// similarities), `embedding_model`, `calibration` (its version), `threshold`,
-    /// `threshold_min` and `worst_pair` (two media ids). QUALITY: `confidence_spoofing`.
+    /// `threshold_min` and `worst_pair` (two media ids). QUALITY: `confidence_spoofing` (the
+    /// worst media's), `threshold`, and `declined` (`[{media_id, by}]`: media declined by a
+    /// motion cue or a missing gesture, whatever the threshold).
     #[schema(value_type = Option<Object>)]
     pub results_data: Option<Value>,
     pub results_media: Vec<ResultMedia>,
@@ -232,6 +234,12 @@ pub struct ResultMedia {
     pub result_media_id: Uuid,
     pub source_media_id: Uuid,
     pub analyse_id: Uuid,
+    /// This media's result. QUALITY: `confidence_spoofing` (the passive model's mean over the
+    /// frames moved by the cues' votes, or at least 0.99 after a veto; see `docs/LIVENESS.md`),
+    /// `max_frame_spoofing`, `frames`, `frames_with_face`, `best_shot_frame`, and `liveness`:
+    /// `passive`, one `{value, decided, verdict, reason}` per cue (`flatness`, `consistency`,
+    /// `blink`, `texture`), `gesture` (`{gesture, shown, value, reason}`, for a gesture tag),
+    /// `declined_by` and `reasons`.
     #[schema(value_type = Object)]
     pub results_data: Value,
     pub output_images: Vec<OutputImage>,

@@ -7,7 +7,9 @@
 //! Architecture invariant: the only crate that knows `ort`. Models and the runtime come from the
 //! assets directory filled by `make assets`; sessions are built once and shared.
 
+pub mod geometry;
 pub mod manifest;
+pub mod texture;
 
 use image::RgbImage;
 use manifest::{Channels, Manifest, ModelSpec, Role};
@@ -343,6 +345,32 @@ impl Vision {
             return Err(InferenceError::Runtime(format!("landmark model gave {} values, expected 136", v.len())));
         }
         Ok(v[..136].chunks_exact(2).map(|p| (p[0] * side + x0, p[1] * side + y0)).collect())
+    }
+
+    /// The 68 landmarks, averaged over the face box and four shifted copies of it, and the head
+    /// pose they imply (`None` for degenerate landmarks). The landmark model sees a 64×64 crop,
+    /// so one pass jitters by a few per cent of the face; motion cues compare frames and need
+    /// less noise than that, and five passes cost about as much as one liveness inference.
+    pub fn face_shape(&self, img: &RgbImage, face: &Detection) -> Result<(Vec<(f32, f32)>, Option<geometry::Pose>)> {
+        let d = 0.04 * face.width.max(face.height);
+        let mut sum = vec![(0.0f32, 0.0f32); 68];
+        let shifts = [(0.0, 0.0), (-d, -d), (d, -d), (-d, d), (d, d)];
+        for (dx, dy) in shifts {
+            let moved = Detection { x: face.x + dx, y: face.y + dy, ..*face };
+            for (s, p) in sum.iter_mut().zip(self.landmarks(img, &moved)?) {
+                s.0 += p.0;
+                s.1 += p.1;
+            }
+        }
+        let n = shifts.len() as f32;
+        let pts: Vec<(f32, f32)> = sum.into_iter().map(|(x, y)| (x / n, y / n)).collect();
+        let pose = geometry::head_pose(&pts);
+        Ok((pts, pose))
+    }
+
+    /// Periodic texture (print, screen, moiré) in the face's box.
+    pub fn texture(&self, img: &RgbImage, face: &Detection) -> texture::Texture {
+        texture::texture(img, face.x, face.y, face.width.max(face.height))
     }
 
     /// An L2-normalised embedding of the face by the named model, aligned by a 5-point

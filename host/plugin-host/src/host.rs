@@ -386,6 +386,34 @@ impl wit::vision::Host for HostState {
         })
         .map_err(to_wit))
     }
+    async fn landmarks(
+        &mut self,
+        img: Resource<ImageRes>,
+        face: wit::vision::Face,
+    ) -> wasmtime::Result<Result<wit::vision::FaceShape, WitError>> {
+        self.charge()?;
+        let img = self.image(&img)?;
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.face_shape(&ctx, img, face_from_wit(&face))).await;
+        Ok(r.map(|f| wit::vision::FaceShape {
+            landmarks: f.landmarks.into_iter().map(|(x, y)| wit::types::Point { x, y }).collect(),
+            pose: wit::vision::HeadPose { yaw: f.yaw, pitch: f.pitch, roll: f.roll },
+            scale: f.scale,
+            anisotropy: f.anisotropy,
+            eye_openness: f.eye_openness,
+        }))
+    }
+    async fn texture(
+        &mut self,
+        img: Resource<ImageRes>,
+        face: wit::vision::Face,
+    ) -> wasmtime::Result<Result<wit::vision::TextureScore, WitError>> {
+        self.charge()?;
+        let img = self.image(&img)?;
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.texture(&ctx, img, face_from_wit(&face))).await;
+        Ok(r.map(|t| wit::vision::TextureScore { periodicity: t.periodicity, frequency: t.frequency }))
+    }
 }
 
 impl wit::inference::Host for HostState {

@@ -33,6 +33,25 @@ pub struct MatchScore {
     pub calibration: String,
 }
 
+/// A face's 68 landmarks and the head pose they imply (degrees).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FaceShape {
+    pub landmarks: Vec<(f32, f32)>,
+    pub yaw: f32,
+    pub pitch: f32,
+    pub roll: f32,
+    pub scale: f32,
+    pub anisotropy: f32,
+    pub eye_openness: f32,
+}
+
+/// Periodic texture in a face's box.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Texture {
+    pub periodicity: f32,
+    pub frequency: f32,
+}
+
 fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
     let msg = format!("{what} is not available on this server");
     Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
@@ -79,6 +98,22 @@ pub trait Services: Send + Sync + 'static {
         _face: FaceBox,
     ) -> BoxFuture<'a, Result<(f32, f32, f32), GuestError>> {
         unavailable("image quality")
+    }
+    fn face_shape<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _face: FaceBox,
+    ) -> BoxFuture<'a, Result<FaceShape, GuestError>> {
+        unavailable("face landmarks")
+    }
+    fn texture<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _face: FaceBox,
+    ) -> BoxFuture<'a, Result<Texture, GuestError>> {
+        unavailable("texture analysis")
     }
     /// Returns (shape, data) per output tensor.
     fn run_model<'a>(

@@ -45,19 +45,26 @@ struct Entry {
     config: BTreeMap<String, String>,
 }
 
-/// Registers and activates every built-in of the manifest; `overrides` are per-name config entries.
-pub async fn register(
-    app: &App,
+/// A built-in's component and effective configuration, as the manifest and overrides give them.
+pub struct Builtin {
+    pub name: String,
+    pub kind: String,
+    pub wasm: Vec<u8>,
+    pub sha256: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Reads every built-in of the manifest: finds each file, checks its pin, applies `overrides`.
+pub fn load(
     manifest: &Path,
     plugins_dir: Option<&Path>,
     overrides: &BTreeMap<String, BTreeMap<String, String>>,
-) -> Result<usize> {
+) -> Result<Vec<Builtin>> {
     let text = std::fs::read_to_string(manifest)
         .with_context(|| format!("reading built-ins manifest {}", manifest.display()))?;
     let m: Manifest = toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
     let beside = manifest.parent().unwrap_or(Path::new("."));
-    let installed = app.admin_list_plugins().await.map_err(|e| anyhow!("{}", e.message))?;
-    let mut added = 0;
+    let mut out = Vec::new();
     for e in m.plugin {
         let path = match plugins_dir.map(|d| d.join(&e.file)) {
             Some(p) if p.exists() => p,
@@ -75,6 +82,22 @@ pub async fn register(
         if let Some(o) = overrides.get(&e.name) {
             config.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
+        out.push(Builtin { name: e.name, kind: e.kind, wasm, sha256: sha, config });
+    }
+    Ok(out)
+}
+
+/// Registers and activates every built-in of the manifest; `overrides` are per-name config entries.
+pub async fn register(
+    app: &App,
+    manifest: &Path,
+    plugins_dir: Option<&Path>,
+    overrides: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<usize> {
+    let installed = app.admin_list_plugins().await.map_err(|e| anyhow!("{}", e.message))?;
+    let mut added = 0;
+    for e in load(manifest, plugins_dir, overrides)? {
+        let (sha, config, wasm) = (e.sha256, e.config, e.wasm);
         let config_sha = vigil_plugin_host::sha256_hex(serde_json::to_string(&config)?.as_bytes());
         let version = format!("sha-{}-{}", &sha[..12], &config_sha[..8]);
         let known = installed.iter().find(|p| p.company_id.is_none() && p.name == e.name && p.version == version);

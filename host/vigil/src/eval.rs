@@ -5,6 +5,7 @@ use crate::Settings;
 use anyhow::{Context, Result, anyhow};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use vigil_core::eval::liveness::{BONA_FIDE, LivenessOptions, liveness as run_liveness};
 use vigil_core::eval::{BiometryOptions, biometry as run_biometry};
 
 /// `vigil eval biometry`: face matching — FMR and FNMR, thresholds for target FMRs, EER,
@@ -36,8 +37,33 @@ pub struct BiometryArgs {
     pub calibration_version: Option<String>,
 }
 
+/// `vigil eval liveness`: presentation-attack detection — APCER per attack species, BPCER,
+/// APCER at fixed BPCER, a threshold table and a DET curve, the QUALITY component with every
+/// cue beside its passive model alone, from a directory of bona fide and attack media.
+#[derive(clap::Args)]
+pub struct LivenessArgs {
+    /// DIR/bona_fide/<media> and DIR/<attack species>/<media> (videos, shots sets or photos).
+    pub dir: PathBuf,
+    /// Where report.txt, report.json, scores.csv and det.png go.
+    #[arg(long, default_value = "vigil-eval-liveness")]
+    pub out: PathBuf,
+    /// The decision threshold (default: the QUALITY component's configured threshold, else 0.5).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// A tag every media carries (repeatable; default video_selfie, video_selfie_blank: passive
+    /// liveness). A gesture tag makes the gesture checks part of the decision.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// A BPCER to report the APCER at (repeatable; default 1 %, 5 %, 10 %).
+    #[arg(long = "bpcer")]
+    pub bpcers: Vec<f64>,
+    /// Evaluate this analysis component instead of the built-in QUALITY (a customer's plugin).
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+}
+
 /// A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise.
-fn progress_bar() -> impl FnMut(usize, usize) {
+fn progress_bar(what: &'static str) -> impl FnMut(usize, usize) {
     let tty = std::io::stderr().is_terminal();
     let mut shown = 0;
     move |done, total| {
@@ -51,7 +77,7 @@ fn progress_bar() -> impl FnMut(usize, usize) {
             }
         } else if done * 10 / total > shown || done == total {
             shown = done * 10 / total;
-            let _ = writeln!(err, "embedded {done}/{total} media");
+            let _ = writeln!(err, "{what} {done}/{total} media");
         }
     }
 }
@@ -96,7 +122,7 @@ pub async fn biometry(s: &Settings, args: BiometryArgs) -> Result<()> {
         thresholds,
         target_fmrs,
     };
-    let mut bar = progress_bar();
+    let mut bar = progress_bar("embedded");
     let report = run_biometry(vision, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
     let text = report.text();
     print!("{text}");
@@ -118,5 +144,74 @@ pub async fn biometry(s: &Settings, args: BiometryArgs) -> Result<()> {
         std::fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote the fitted calibration to {}", path.display());
     }
+    Ok(())
+}
+
+/// The component to evaluate: `--plugin`, else the built-in QUALITY with its configuration.
+fn quality_component(s: &Settings, file: Option<&PathBuf>) -> Result<(Vec<u8>, std::collections::BTreeMap<String, String>)> {
+    if let Some(f) = file {
+        return Ok((std::fs::read(f).with_context(|| format!("reading {}", f.display()))?, Default::default()));
+    }
+    let manifest = s.builtins.as_ref().ok_or_else(|| {
+        anyhow!("no built-ins manifest configured (VIGIL_BUILTINS): name the component with --plugin")
+    })?;
+    let all = crate::builtins::load(manifest, s.plugins_dir.as_deref(), &s.builtin_config)?;
+    let q = all
+        .into_iter()
+        .find(|b| b.name == "quality" && b.kind == "analysis")
+        .ok_or_else(|| anyhow!("{} lists no 'quality' analysis component", manifest.display()))?;
+    Ok((q.wasm, q.config))
+}
+
+pub async fn liveness(s: &Settings, args: LivenessArgs) -> Result<()> {
+    let (wasm, config) = quality_component(s, args.plugin.as_ref())?;
+    let threshold = match args.threshold {
+        Some(t) => t,
+        None => config.get("threshold").and_then(|v| v.parse().ok()).unwrap_or(0.5),
+    };
+    let bpcer_targets = if args.bpcers.is_empty() { vec![0.01, 0.05, 0.1] } else { args.bpcers };
+    for b in &bpcer_targets {
+        if !(*b > 0.0 && *b < 1.0) {
+            return Err(anyhow!("--bpcer must be within (0, 1), got {b}"));
+        }
+    }
+    let vision = vigil_core::vision::NativeVision::new(crate::load_vision(s)?, s.embedding.clone())
+        .map_err(|e| anyhow!(e))?;
+    let host = vigil_plugin_host::PluginHost::new(std::sync::Arc::new(vision), 1)
+        .map_err(|e| anyhow!("starting the plugin host: {e}"))?;
+    let compiled = host
+        .compile(vigil_plugin_host::Kind::Analysis, &wasm)
+        .map_err(|e| anyhow!("the component cannot run: {e}"))?;
+    let meta = vigil_plugin_host::PluginMeta {
+        id: uuid::Uuid::nil(),
+        company_id: None,
+        name: "quality".into(),
+        version: "eval".into(),
+        kind: vigil_plugin_host::Kind::Analysis,
+        sha256: compiled.sha256.clone(),
+        config,
+    };
+    let plugin = host.plugin(meta, compiled.into());
+    let tags = if args.tags.is_empty() {
+        vec!["video_selfie".to_string(), "video_selfie_blank".to_string()]
+    } else {
+        args.tags
+    };
+    let opts = LivenessOptions { dir: args.dir, threshold, tags, bpcer_targets };
+    let mut bar = progress_bar("analysed");
+    let report = run_liveness(&host, &plugin, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
+    let text = report.text();
+    print!("{text}");
+    let out = &args.out;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let p = out.join(name);
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
+    };
+    write("report.txt", text.as_bytes())?;
+    write("report.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
+    write("scores.csv", report.csv().as_bytes())?;
+    write("det.png", &report.det_png())?;
+    eprintln!("\nwrote report.txt, report.json, scores.csv and det.png to {} ({BONA_FIDE} vs each attack species)", out.display());
     Ok(())
 }

@@ -58,6 +58,9 @@ enum EvalCmd {
     /// Face matching: FMR and FNMR, thresholds for target FMRs, EER, histograms, a DET curve and a
     /// fitted calibration, from a directory with one sub-directory of media per person.
     Biometry(vigil::eval::BiometryArgs),
+    /// Liveness (presentation-attack detection): APCER per attack species, BPCER, APCER at fixed
+    /// BPCER, a threshold table and a DET curve, from DIR/bona_fide and DIR/<species> media.
+    Liveness(vigil::eval::LivenessArgs),
 }
 
 #[derive(Subcommand)]
@@ -328,6 +331,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Eval(EvalCmd::Biometry(args)) => vigil::eval::biometry(&s, args).await,
+        Cmd::Eval(EvalCmd::Liveness(args)) => vigil::eval::liveness(&s, args).await,
         Cmd::Company(CompanyCmd::Create { name }) => {
             let app = vigil::open_app(&s, String::new()).await?;
             let c = app.create_company(None, CompanyBody { name }).await.map_err(core_err)?;

@@ -1,16 +1,25 @@
 //! QUALITY (liveness) — the built-in pipeline.
 //!
-//! For each media (a photo, or the sampled frames of a video or shots set) every frame's largest
-//! face gets a spoofing score from the host's liveness model; the media's `confidence_spoofing`
-//! is the mean over the frames that show a face. Any media at or above the threshold makes the
-//! analysis DECLINED (QUALITY never asks for an operator). With `extract_best_shot` (default on)
-//! the sharpest, largest, best-lit face frame of each media is saved as its best shot.
+//! For each media (a photo, or the sampled frames of a video or shots set) the largest face of
+//! every frame gets the host's passive spoofing score, its 68 landmarks and head pose, and its
+//! texture periodicity. `vigil-liveness` turns the frames into cues — flatness, pose/shape
+//! consistency, blink, texture — and checks the gesture the media's `video_selfie_*` tag asks
+//! for; [`vigil_liveness::assess`] combines them into the media's `confidence_spoofing` (the
+//! passive mean moved by the votes, or at least 0.99 when flatness or consistency vetoes). A
+//! media is DECLINED when its score reaches the threshold, a cue vetoed, or its gesture was not
+//! shown; one declined media declines the analysis (QUALITY never asks for an operator). With
+//! `extract_best_shot` (default on) the sharpest, largest, best-lit face frame of each media is
+//! saved as its best shot.
 //!
 //! Params: `threshold` (or the older `threshold_spoofing`), `extract_best_shot`.
-//! Configuration: `threshold` (default 0.5), `legacy_scores` ("true": also report
-//! `confidence_replay` and `confidence_liveness`, the pre-5.0 triple).
+//! Configuration: `threshold` (default 0.5), `mirrored` ("true": the videos come from a camera
+//! that mirrors, so the subject's left is the image's left), `motion_cues` ("false": the passive
+//! model alone, as before the cues existed — no gesture check either), `legacy_scores` ("true":
+//! also report `confidence_replay` and `confidence_liveness`, the pre-5.0 triple).
 
 use serde::Deserialize;
+use serde_json::json;
+use vigil_liveness::{Assessment, Frame, Gesture, Rules, assess};
 use vigil_plugin_sdk::analysis::{
     AnalysisRequest, AnalysisResult, Guest, Image, Media, MediaResult, PluginError, config, output, vision,
 };
@@ -26,18 +35,19 @@ struct Params {
 
 /// What one media gave.
 struct Scored {
-    spoofing: f32,
+    passive: f32,
     max_spoofing: f32,
-    frames_with_face: u32,
-    frames: u32,
+    frames: Vec<Frame>,
+    frame_count: u32,
     best: Option<(f32, u32, Image)>,
 }
 
-fn score_media(m: &Media, want_best: bool) -> Result<Scored, PluginError> {
-    let frames = m.frame_count()?;
-    let (mut sum, mut max, mut n) = (0.0f32, 0.0f32, 0u32);
+fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginError> {
+    let count = m.frame_count()?;
+    let (mut sum, mut max) = (0.0f32, 0.0f32);
+    let mut frames = Vec::new();
     let mut best: Option<(f32, u32, Image)> = None;
-    for i in 0..frames {
+    for i in 0..count {
         let frame = m.frame(i)?;
         let faces = vision::detect_faces(&frame)?;
         let Some(face) = faces.into_iter().max_by(|a, b| {
@@ -49,9 +59,27 @@ fn score_media(m: &Media, want_best: bool) -> Result<Scored, PluginError> {
         let s = vision::spoofing_score(&frame, &face)?;
         sum += s;
         max = max.max(s);
-        n += 1;
+        let mut f = Frame {
+            index: i,
+            landmarks: Vec::new(),
+            yaw: 0.0,
+            pitch: 0.0,
+            scale: 0.0,
+            anisotropy: 1.0,
+            periodicity: 0.0,
+            face_size: face.box_.width.max(face.box_.height) as f32,
+            eye_openness: 0.0,
+        };
+        if cues {
+            let shape = vision::landmarks(&frame, &face)?;
+            f.landmarks = shape.landmarks.iter().map(|p| (p.x, p.y)).collect();
+            (f.yaw, f.pitch, f.scale, f.anisotropy) = (shape.pose.yaw, shape.pose.pitch, shape.scale, shape.anisotropy);
+            f.eye_openness = shape.eye_openness;
+            f.periodicity = vision::texture(&frame, &face)?.periodicity;
+        }
+        frames.push(f);
         // A photo's best shot is its only frame: no need to score it.
-        if want_best && frames == 1 {
+        if want_best && count == 1 {
             best = Some((0.0, i, frame));
         } else if want_best {
             let q = vision::quality(&frame, &face)?;
@@ -63,14 +91,18 @@ fn score_media(m: &Media, want_best: bool) -> Result<Scored, PluginError> {
             }
         }
     }
-    if n == 0 {
-        return Err(PluginError::InvalidInput(format!("media {}: no face found in {frames} frame(s)", m.id())));
+    if frames.is_empty() {
+        return Err(PluginError::InvalidInput(format!("media {}: no face found in {count} frame(s)", m.id())));
     }
-    Ok(Scored { spoofing: sum / n as f32, max_spoofing: max, frames_with_face: n, frames, best })
+    Ok(Scored { passive: sum / frames.len() as f32, max_spoofing: max, frames, frame_count: count, best })
 }
 
 fn round(v: f32) -> f64 {
     (f64::from(v) * 1e6).round() / 1e6
+}
+
+fn flag(key: &str) -> bool {
+    config::get(key).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 impl Guest for Quality {
@@ -81,45 +113,59 @@ impl Guest for Quality {
         if !(0.0..=1.0).contains(&threshold) {
             return Err(PluginError::InvalidInput(format!("threshold must be within [0, 1], got {threshold}")));
         }
-        let legacy = config::get("legacy_scores").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let legacy = flag("legacy_scores");
+        let mirrored = flag("mirrored");
+        let cues = !config::get("motion_cues").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        let rules = Rules::default();
         let want_best = p.extract_best_shot.unwrap_or(true);
         if req.media.is_empty() {
             return Err(PluginError::InvalidInput("no media to analyse".into()));
         }
-        let mut worst = 0.0f32;
+        let (mut worst, mut declined) = (0.0f64, Vec::new());
         let mut media_results = Vec::with_capacity(req.media.len());
         for m in &req.media {
-            let s = score_media(m, want_best)?;
-            worst = worst.max(s.spoofing);
+            let s = score_media(m, want_best, cues)?;
+            let (score, liveness) = if cues {
+                let gesture = Gesture::from_tags(&m.tags());
+                let a: Assessment = assess(f64::from(s.passive), &s.frames, gesture, &rules, mirrored);
+                if let Some(by) = &a.declined_by {
+                    declined.push(json!({"media_id": m.id(), "by": by}));
+                }
+                (a.confidence_spoofing, json!(a))
+            } else {
+                let p = round(s.passive);
+                (p, json!({"passive": p, "reasons": ["motion cues are off (configuration motion_cues=false): passive model only"]}))
+            };
+            worst = worst.max(score);
             let mut output_images = Vec::new();
             if let Some((_, _, img)) = &s.best {
                 output_images.push(output::save_image(&m.id(), img, "best_shot")?);
             }
-            let mut data = format!(
-                "{{\"confidence_spoofing\":{},\"max_frame_spoofing\":{},\"frames\":{},\"frames_with_face\":{}",
-                round(s.spoofing),
-                round(s.max_spoofing),
-                s.frames,
-                s.frames_with_face
-            );
+            let mut data = json!({
+                "confidence_spoofing": score,
+                "max_frame_spoofing": round(s.max_spoofing),
+                "frames": s.frame_count,
+                "frames_with_face": s.frames.len(),
+                "liveness": liveness,
+            });
             if let Some((_, i, _)) = &s.best {
-                data.push_str(&format!(",\"best_shot_frame\":{i}"));
+                data["best_shot_frame"] = json!(i);
             }
             if legacy {
                 // One liveness model serves both: replay attacks are scored as spoofing.
-                data.push_str(&format!(
-                    ",\"confidence_replay\":{},\"confidence_liveness\":{}",
-                    round(s.spoofing),
-                    round(1.0 - s.spoofing)
-                ));
+                data["confidence_replay"] = json!(score);
+                data["confidence_liveness"] = json!(((1.0 - score) * 1e6).round() / 1e6);
             }
-            data.push('}');
-            media_results.push(MediaResult { media_id: m.id(), results_json: data, output_images });
+            media_results.push(MediaResult { media_id: m.id(), results_json: data.to_string(), output_images });
         }
-        let declined = f64::from(worst) >= threshold;
+        let rejected = worst >= threshold || !declined.is_empty();
+        let mut results = json!({"confidence_spoofing": worst, "threshold": threshold});
+        if !declined.is_empty() {
+            results["declined"] = json!(declined);
+        }
         Ok(AnalysisResult {
-            resolution: if declined { "DECLINED" } else { "SUCCESS" }.into(),
-            results_json: format!("{{\"confidence_spoofing\":{},\"threshold\":{threshold}}}", round(worst)),
+            resolution: if rejected { "DECLINED" } else { "SUCCESS" }.into(),
+            results_json: results.to_string(),
             media_results,
         })
     }

@@ -29,12 +29,16 @@
 //! The host owns every pixel: `Media` and `Image` are handles, and `vision` answers with boxes,
 //! scores and embeddings. Compare two faces with `vision::compare`, never with a raw cosine of
 //! your own: it answers on Vigil's calibrated scale (0.85 ≈ false-match rate 1e-4, whatever the
-//! embedding model), with the cosine, the model and the calibration version beside it. Each call
+//! embedding model), with the cosine, the model and the calibration version beside it. For
+//! liveness from motion, `vision::landmarks` gives a face's 68 points with the head pose, the
+//! fitted camera's anisotropy and the eyes' openness, and `vision::texture` the print/screen
+//! periodicity (WIT 1.2.0); the `vigil-liveness` crate turns them into the built-in QUALITY's
+//! cues and gesture checks. Each call
 //! runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
 //! survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
-pub const WIT_VERSION: &str = "1.1.0";
+pub const WIT_VERSION: &str = "1.2.0";
 /// This SDK's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 

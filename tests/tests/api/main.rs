@@ -9,6 +9,7 @@ mod decoding;
 mod folders;
 mod isolation;
 mod jobs;
+mod liveness;
 mod media;
 mod permissions;
 mod plugins;

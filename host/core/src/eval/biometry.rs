@@ -12,6 +12,7 @@
 //! target false-match rates, the equal-error rate, histograms, a DET curve and a calibration
 //! entry for the model manifest fitted to this population.
 
+use super::EvalError;
 use crate::CoreConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -118,13 +119,6 @@ pub struct BiometryReport {
     pub det: Vec<Rates>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error("{0}")]
-    Input(String),
-    #[error("{0}")]
-    Io(String),
-}
 
 /// One identity of the directory: its name, its group (a `.group` directory) and media files.
 #[derive(Debug, Clone)]
