@@ -143,7 +143,8 @@ impl Services for NativeVision {
             .await
             .map_err(joined)?
             .map_err(guest)?;
-            let pose = pose.ok_or_else(|| GuestError::InvalidInput("the landmarks of this face are degenerate".into()))?;
+            let pose =
+                pose.ok_or_else(|| GuestError::InvalidInput("the landmarks of this face are degenerate".into()))?;
             Ok(FaceShape {
                 landmarks,
                 yaw: pose.yaw,

@@ -196,8 +196,10 @@ mod tests {
     #[test]
     fn a_tilted_plane_reads_as_anisotropy_not_yaw() {
         // A frontal photo turned 30° about the vertical axis: x shrinks, nothing moves in depth.
-        let flat: Vec<(f32, f32)> =
-            project(0.0, 0.0, 2.0).into_iter().map(|(x, y)| (300.0 + (x - 300.0) * 30f32.to_radians().cos(), y)).collect();
+        let flat: Vec<(f32, f32)> = project(0.0, 0.0, 2.0)
+            .into_iter()
+            .map(|(x, y)| (300.0 + (x - 300.0) * 30f32.to_radians().cos(), y))
+            .collect();
         let p = head_pose(&flat).unwrap();
         assert!(p.yaw.abs() < 3.0, "{p:?}");
         assert!((p.anisotropy - 30f32.to_radians().cos()).abs() < 0.03, "{p:?}");

@@ -55,6 +55,9 @@ fn rt(e: impl std::fmt::Display) -> InferenceError {
     InferenceError::Runtime(e.to_string())
 }
 
+/// 68 face landmarks (x, y) in image pixels, iBUG order.
+pub type Landmarks = Vec<(f32, f32)>;
+
 /// A detected face: a square box in pixels, the detector's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
@@ -351,7 +354,7 @@ impl Vision {
     /// pose they imply (`None` for degenerate landmarks). The landmark model sees a 64×64 crop,
     /// so one pass jitters by a few per cent of the face; motion cues compare frames and need
     /// less noise than that, and five passes cost about as much as one liveness inference.
-    pub fn face_shape(&self, img: &RgbImage, face: &Detection) -> Result<(Vec<(f32, f32)>, Option<geometry::Pose>)> {
+    pub fn face_shape(&self, img: &RgbImage, face: &Detection) -> Result<(Landmarks, Option<geometry::Pose>)> {
         let d = 0.04 * face.width.max(face.height);
         let mut sum = vec![(0.0f32, 0.0f32); 68];
         let shifts = [(0.0, 0.0), (-d, -d), (d, -d), (-d, d), (d, d)];

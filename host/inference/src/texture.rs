@@ -67,8 +67,7 @@ pub fn texture(img: &RgbImage, x: f32, y: f32, side: f32) -> Texture {
     let s = side as u32;
     let view = image::imageops::crop_imm(img, x0, y0, s.min(img.width() - x0), s.min(img.height() - y0));
     // Triangle widens with the downscale factor: a proper low-pass before decimation.
-    let crop =
-        image::imageops::resize(&*view, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle);
+    let crop = image::imageops::resize(&*view, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle);
     spectrum_peak(&crop)
 }
 

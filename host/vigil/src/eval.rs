@@ -148,7 +148,10 @@ pub async fn biometry(s: &Settings, args: BiometryArgs) -> Result<()> {
 }
 
 /// The component to evaluate: `--plugin`, else the built-in QUALITY with its configuration.
-fn quality_component(s: &Settings, file: Option<&PathBuf>) -> Result<(Vec<u8>, std::collections::BTreeMap<String, String>)> {
+fn quality_component(
+    s: &Settings,
+    file: Option<&PathBuf>,
+) -> Result<(Vec<u8>, std::collections::BTreeMap<String, String>)> {
     if let Some(f) = file {
         return Ok((std::fs::read(f).with_context(|| format!("reading {}", f.display()))?, Default::default()));
     }
@@ -175,13 +178,12 @@ pub async fn liveness(s: &Settings, args: LivenessArgs) -> Result<()> {
             return Err(anyhow!("--bpcer must be within (0, 1), got {b}"));
         }
     }
-    let vision = vigil_core::vision::NativeVision::new(crate::load_vision(s)?, s.embedding.clone())
-        .map_err(|e| anyhow!(e))?;
+    let vision =
+        vigil_core::vision::NativeVision::new(crate::load_vision(s)?, s.embedding.clone()).map_err(|e| anyhow!(e))?;
     let host = vigil_plugin_host::PluginHost::new(std::sync::Arc::new(vision), 1)
         .map_err(|e| anyhow!("starting the plugin host: {e}"))?;
-    let compiled = host
-        .compile(vigil_plugin_host::Kind::Analysis, &wasm)
-        .map_err(|e| anyhow!("the component cannot run: {e}"))?;
+    let compiled =
+        host.compile(vigil_plugin_host::Kind::Analysis, &wasm).map_err(|e| anyhow!("the component cannot run: {e}"))?;
     let meta = vigil_plugin_host::PluginMeta {
         id: uuid::Uuid::nil(),
         company_id: None,
@@ -212,6 +214,9 @@ pub async fn liveness(s: &Settings, args: LivenessArgs) -> Result<()> {
     write("report.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
     write("scores.csv", report.csv().as_bytes())?;
     write("det.png", &report.det_png())?;
-    eprintln!("\nwrote report.txt, report.json, scores.csv and det.png to {} ({BONA_FIDE} vs each attack species)", out.display());
+    eprintln!(
+        "\nwrote report.txt, report.json, scores.csv and det.png to {} ({BONA_FIDE} vs each attack species)",
+        out.display()
+    );
     Ok(())
 }

@@ -70,11 +70,14 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
             face_size: face.box_.width.max(face.box_.height) as f32,
             eye_openness: 0.0,
         };
-        if cues {
+        // Landmarks feed the motion cues and gestures, which a single frame cannot show.
+        if cues && count > 1 {
             let shape = vision::landmarks(&frame, &face)?;
             f.landmarks = shape.landmarks.iter().map(|p| (p.x, p.y)).collect();
             (f.yaw, f.pitch, f.scale, f.anisotropy) = (shape.pose.yaw, shape.pose.pitch, shape.scale, shape.anisotropy);
             f.eye_openness = shape.eye_openness;
+        }
+        if cues {
             f.periodicity = vision::texture(&frame, &face)?.periodicity;
         }
         frames.push(f);
@@ -126,8 +129,14 @@ impl Guest for Quality {
         for m in &req.media {
             let s = score_media(m, want_best, cues)?;
             let (score, liveness) = if cues {
-                let gesture = Gesture::from_tags(&m.tags());
-                let a: Assessment = assess(f64::from(s.passive), &s.frames, gesture, &rules, mirrored);
+                let tagged = Gesture::from_tags(&m.tags());
+                // One frame shows no gesture: it is noted, not held against the media (Oz's own
+                // server accepts a photo wrapped with any video_selfie tag).
+                let gesture = tagged.filter(|_| s.frame_count > 1);
+                let mut a: Assessment = assess(f64::from(s.passive), &s.frames, gesture, &rules, mirrored);
+                if let (Some(g), None) = (tagged, gesture) {
+                    a.reasons.push(format!("gesture {g:?} not checked: a single frame cannot show it").to_lowercase());
+                }
                 if let Some(by) = &a.declined_by {
                     declined.push(json!({"media_id": m.id(), "by": by}));
                 }

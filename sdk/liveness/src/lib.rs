@@ -262,12 +262,14 @@ fn solve(mut m: Vec<Vec<f64>>, mut r: Vec<f64>) -> Option<Vec<f64>> {
         }
         m.swap(col, piv);
         r.swap(col, piv);
-        for row in col + 1..n {
-            let f = m[row][col] / m[col][col];
-            for k in col..n {
-                m[row][k] -= f * m[col][k];
+        let (top, rest) = m.split_at_mut(col + 1);
+        let pivot = &top[col];
+        for (i, row) in rest.iter_mut().enumerate() {
+            let f = row[col] / pivot[col];
+            for (v, p) in row[col..].iter_mut().zip(&pivot[col..]) {
+                *v -= f * p;
             }
-            r[row] -= f * r[col];
+            r[col + 1 + i] -= f * r[col];
         }
     }
     let mut x = vec![0.0; n];
@@ -292,7 +294,9 @@ pub fn fit_homography(a: &[P], b: &[P]) -> Option<[f64; 9]> {
     let mut atr = vec![0.0; 8];
     for i in 0..n {
         let ((x, y), (u, v)) = (na[i], nb[i]);
-        for (row, rhs) in [([x, y, 1.0, 0.0, 0.0, 0.0, -x * u, -y * u], u), ([0.0, 0.0, 0.0, x, y, 1.0, -x * v, -y * v], v)] {
+        for (row, rhs) in
+            [([x, y, 1.0, 0.0, 0.0, 0.0, -x * u, -y * u], u), ([0.0, 0.0, 0.0, x, y, 1.0, -x * v, -y * v], v)]
+        {
             for r in 0..8 {
                 atr[r] += row[r] * rhs;
                 for c in 0..8 {
@@ -450,7 +454,10 @@ fn deformations(frames: &[Frame], r: usize) -> Vec<(f64, f64)> {
 /// Flatness: does the face move as one plane? `frames` smoothed (see [`smoothed`]).
 pub fn flatness(frames: &[Frame], rules: &Rules) -> Cue {
     if frames.len() < rules.min_frames || frames.iter().any(|f| f.landmarks.len() < 68) {
-        return Cue::undecided(0.0, format!("{} frame(s) with a face; motion cues need {}", frames.len(), rules.min_frames));
+        return Cue::undecided(
+            0.0,
+            format!("{} frame(s) with a face; motion cues need {}", frames.len(), rules.min_frames),
+        );
     }
     let d = deformations(frames, reference(frames));
     let change = quantile(d.iter().map(|x| x.0).collect(), 0.9);
@@ -467,14 +474,24 @@ pub fn flatness(frames: &[Frame], rules: &Rules) -> Cue {
     let ratio = round4(parallax / change);
     let detail = format!("nose parallax {:.3} over out-of-plane change {:.3}", parallax, change);
     if ratio <= rules.flat_ratio_max {
-        Cue::decided(ratio, Verdict::Attack, format!("the face moved as a flat picture: {detail} (ratio {ratio} ≤ {})", rules.flat_ratio_max))
+        Cue::decided(
+            ratio,
+            Verdict::Attack,
+            format!("the face moved as a flat picture: {detail} (ratio {ratio} ≤ {})", rules.flat_ratio_max),
+        )
     } else if ratio >= rules.parallax_ratio_min && turn_and_squeeze(frames).0 >= rules.turn_min {
         // Parallax alone can be landmark noise on a picture; with a real turn it is a head's.
         Cue::decided(ratio, Verdict::Live, format!("a head's parallax: {detail} (ratio {ratio})"))
     } else if ratio >= rules.parallax_ratio_min {
         Cue::undecided(ratio, format!("{detail} (ratio {ratio}), but the head did not turn {}°", rules.turn_min))
     } else {
-        Cue::undecided(ratio, format!("{detail}: ratio {ratio} between flat ({}) and head ({})", rules.flat_ratio_max, rules.parallax_ratio_min))
+        Cue::undecided(
+            ratio,
+            format!(
+                "{detail}: ratio {ratio} between flat ({}) and head ({})",
+                rules.flat_ratio_max, rules.parallax_ratio_min
+            ),
+        )
     }
 }
 
@@ -483,10 +500,8 @@ pub fn flatness(frames: &[Frame], rules: &Rules) -> Cue {
 /// 90th percentile over frames.
 fn turn_and_squeeze(frames: &[Frame]) -> (f64, f64) {
     let r = &frames[reference(frames)];
-    let turn = quantile(
-        frames.iter().map(|f| f64::from(f.yaw - r.yaw).hypot(f64::from(f.pitch - r.pitch))).collect(),
-        0.9,
-    );
+    let turn =
+        quantile(frames.iter().map(|f| f64::from(f.yaw - r.yaw).hypot(f64::from(f.pitch - r.pitch))).collect(), 0.9);
     // The tilt a plane would need to show this squeeze: cos(tilt) = anisotropy ratio.
     let squeeze = quantile(
         frames
@@ -510,7 +525,11 @@ pub fn consistency(frames: &[Frame], rules: &Rules) -> Cue {
     let (turn, squeeze) = turn_and_squeeze(frames);
     let (t, s) = (round4(turn), round4(squeeze));
     if squeeze >= rules.squeeze_min && turn <= rules.still_turn_max {
-        Cue::decided(t, Verdict::Attack, format!("the face squeezed like a picture tilted {s:.1}° while the head turned only {t:.1}°"))
+        Cue::decided(
+            t,
+            Verdict::Attack,
+            format!("the face squeezed like a picture tilted {s:.1}° while the head turned only {t:.1}°"),
+        )
     } else if turn >= rules.turn_min {
         Cue::decided(t, Verdict::Live, format!("the head turned {t:.1}°"))
     } else {
@@ -548,15 +567,28 @@ pub fn texture(frames: &[Frame], rules: &Rules) -> Cue {
     if frames.is_empty() {
         return Cue::undecided(0.0, "no frame");
     }
-    let big: Vec<f64> =
-        frames.iter().filter(|f| f64::from(f.face_size) >= rules.texture_face_min).map(|f| f64::from(f.periodicity)).collect();
+    let big: Vec<f64> = frames
+        .iter()
+        .filter(|f| f64::from(f.face_size) >= rules.texture_face_min)
+        .map(|f| f64::from(f.periodicity))
+        .collect();
     if big.is_empty() {
         let size = median(frames.iter().map(|f| f64::from(f.face_size)).collect());
-        return Cue::undecided(0.0, format!("the face ({size:.0} px) is too small to show a print or screen pattern (needs {} px)", rules.texture_face_min));
+        return Cue::undecided(
+            0.0,
+            format!(
+                "the face ({size:.0} px) is too small to show a print or screen pattern (needs {} px)",
+                rules.texture_face_min
+            ),
+        );
     }
     let m = round4(median(big));
     if m >= rules.texture_min {
-        Cue::decided(m, Verdict::Attack, format!("periodic pattern in the face (periodicity {m} ≥ {})", rules.texture_min))
+        Cue::decided(
+            m,
+            Verdict::Attack,
+            format!("periodic pattern in the face (periodicity {m} ≥ {})", rules.texture_min),
+        )
     } else {
         Cue::undecided(m, format!("no print or screen pattern (periodicity {m})"))
     }
@@ -570,7 +602,8 @@ fn start(frames: &[Frame], f: impl Fn(&Frame) -> f64) -> f64 {
 /// A turn beyond `min` degrees in direction `sign` and back to within half of it.
 fn turn_and_back(values: &[f64], sign: f64, min: f64) -> (bool, f64) {
     let rel: Vec<f64> = values.iter().map(|v| v * sign).collect();
-    let (peak_at, peak) = rel.iter().copied().enumerate().fold((0, f64::MIN), |m, (i, v)| if v > m.1 { (i, v) } else { m });
+    let (peak_at, peak) =
+        rel.iter().copied().enumerate().fold((0, f64::MIN), |m, (i, v)| if v > m.1 { (i, v) } else { m });
     let back = rel[peak_at..].iter().any(|v| *v <= min / 2.0);
     (peak >= min && back, peak)
 }
@@ -626,7 +659,11 @@ pub fn check_gesture(gesture: Gesture, frames: &[Frame], rules: &Rules, mirrored
                 let m = sizes.iter().copied().fold(f64::MAX, f64::min);
                 (m, m <= 1.0 / rules.zoom_ratio)
             };
-            done(ok, ratio, format!("face size changed ×{ratio:.3}{}", if ok { "" } else { ", not enough for the zoom" }))
+            done(
+                ok,
+                ratio,
+                format!("face size changed ×{ratio:.3}{}", if ok { "" } else { ", not enough for the zoom" }),
+            )
         }
     }
 }

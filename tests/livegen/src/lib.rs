@@ -257,7 +257,10 @@ impl Head {
     fn colour(&self, x: f32, y: f32, s: &HeadState) -> Option<[f32; 3]> {
         let (mut sx, mut sy) = (x, y);
         if s.smile > 0.0 {
-            let mid = ((self.face.mouth[0].0 + self.face.mouth[1].0) / 2.0, (self.face.mouth[0].1 + self.face.mouth[1].1) / 2.0);
+            let mid = (
+                (self.face.mouth[0].0 + self.face.mouth[1].0) / 2.0,
+                (self.face.mouth[0].1 + self.face.mouth[1].1) / 2.0,
+            );
             let half = (self.face.mouth[1].0 - self.face.mouth[0].0).abs() / 2.0;
             for m in self.face.mouth {
                 let sigma = 0.45 * half;
@@ -327,7 +330,13 @@ impl Head {
             y += step;
         }
         // Pin-holes of the splat (a pixel missed between hit neighbours) take their mean.
-        let hit = |x: i64, y: i64| x >= 0 && y >= 0 && x < W as i64 && y < H as i64 && zbuf[(y as u32 * W + x as u32) as usize] > f32::NEG_INFINITY;
+        let hit = |x: i64, y: i64| {
+            x >= 0
+                && y >= 0
+                && x < W as i64
+                && y < H as i64
+                && zbuf[(y as u32 * W + x as u32) as usize] > f32::NEG_INFINITY
+        };
         let snapshot = out.clone();
         for y in 1..H as i64 - 1 {
             for x in 1..W as i64 - 1 {
@@ -383,7 +392,9 @@ impl Medium {
                 let cover = (1.0 - f32::from(p[k]) / 255.0).powf(0.85);
                 let (s, co) = angles[k].sin_cos();
                 let (u, v) = (xf * co + yf * s, -xf * s + yf * co);
-                let spot = ((u * std::f32::consts::TAU / period).cos() + (v * std::f32::consts::TAU / period).cos() + 2.0) / 4.0;
+                let spot =
+                    ((u * std::f32::consts::TAU / period).cos() + (v * std::f32::consts::TAU / period).cos() + 2.0)
+                        / 4.0;
                 let ink = if spot < cover { 0.88 } else { 0.0 };
                 paper[k] * (1.0 - ink)
             });
@@ -439,8 +450,9 @@ pub struct PlaneState {
 pub fn room(rng: &mut Rng) -> RgbImage {
     let base: [f32; 3] = std::array::from_fn(|_| rng.range(60.0, 200.0));
     let grad: [f32; 3] = std::array::from_fn(|_| rng.range(-60.0, 60.0));
-    let blobs: Vec<(f32, f32, f32, f32)> =
-        (0..6).map(|_| (rng.range(0.0, W as f32), rng.range(0.0, H as f32), rng.range(30.0, 120.0), rng.range(-50.0, 50.0))).collect();
+    let blobs: Vec<(f32, f32, f32, f32)> = (0..6)
+        .map(|_| (rng.range(0.0, W as f32), rng.range(0.0, H as f32), rng.range(30.0, 120.0), rng.range(-50.0, 50.0)))
+        .collect();
     RgbImage::from_fn(W, H, |x, y| {
         let t = y as f32 / H as f32;
         let b: f32 = blobs
@@ -486,8 +498,16 @@ pub fn render_plane(medium: &Medium, room: &RgbImage, s: &PlaneState) -> RgbImag
     // Image = (f·X/Z + W/2, f·Y/Z + H/2) — H maps (u, v, 1) to homogeneous image coordinates.
     let t = [s.dx, s.dy, f];
     let hm = [
-        [f * r[0][0] + W as f32 / 2.0 * r[2][0], f * r[0][1] + W as f32 / 2.0 * r[2][1], f * t[0] + W as f32 / 2.0 * t[2]],
-        [f * r[1][0] + H as f32 / 2.0 * r[2][0], f * r[1][1] + H as f32 / 2.0 * r[2][1], f * t[1] + H as f32 / 2.0 * t[2]],
+        [
+            f * r[0][0] + W as f32 / 2.0 * r[2][0],
+            f * r[0][1] + W as f32 / 2.0 * r[2][1],
+            f * t[0] + W as f32 / 2.0 * t[2],
+        ],
+        [
+            f * r[1][0] + H as f32 / 2.0 * r[2][0],
+            f * r[1][1] + H as f32 / 2.0 * r[2][1],
+            f * t[1] + H as f32 / 2.0 * t[2],
+        ],
         [r[2][0], r[2][1], t[2]],
     ];
     let Some(inv) = inverse3(hm) else { return room.clone() };
@@ -586,7 +606,8 @@ pub fn head_script(act: Act, rng: &mut Rng) -> Vec<HeadState> {
     let blink_at = rng.range(1.5, 3.5);
     (0..FRAMES)
         .map(|i| {
-            let mut s = HeadState { dx: shake * wave(i, 3.1, p1), dy: shake * wave(i, 2.3, p2), ..HeadState::default() };
+            let mut s =
+                HeadState { dx: shake * wave(i, 3.1, p1), dy: shake * wave(i, 2.3, p2), ..HeadState::default() };
             // A little sway in every take except the still one: nobody holds perfectly still.
             if act != Act::Still {
                 s.yaw = 3.0 * wave(i, 0.7, p1);
@@ -719,7 +740,9 @@ mod tests {
         let still = head.render(&HeadState::default());
         let turned = head.render(&HeadState { yaw: 25.0, ..HeadState::default() });
         // The dark nose blob moves toward the image's right; the face's left edge moves less.
-        let dark_x = |im: &RgbImage, row: u32| -> Vec<u32> { (0..W).filter(|&x| im.get_pixel(x, row).0.iter().all(|c| *c < 60)).collect() };
+        let dark_x = |im: &RgbImage, row: u32| -> Vec<u32> {
+            (0..W).filter(|&x| im.get_pixel(x, row).0.iter().all(|c| *c < 60)).collect()
+        };
         let nose_row = head.face.nose.1.round() as u32;
         let (a, b) = (dark_x(&still, nose_row), dark_x(&turned, nose_row));
         let mean = |v: &[u32]| v.iter().sum::<u32>() as f32 / v.len().max(1) as f32;
@@ -735,10 +758,12 @@ mod tests {
         let mut rng = Rng::new(1);
         let m = Medium::print(&framed_img, &mut rng);
         let bg = RgbImage::from_pixel(W, H, Rgb([0, 255, 0]));
-        let square = render_plane(&m, &bg, &PlaneState { tilt_x: 0.0, tilt_y: 0.0, roll: 0.0, scale: 1.2, dx: 0.0, dy: 0.0 });
+        let square =
+            render_plane(&m, &bg, &PlaneState { tilt_x: 0.0, tilt_y: 0.0, roll: 0.0, scale: 1.2, dx: 0.0, dy: 0.0 });
         let green = |im: &RgbImage| im.pixels().filter(|p| p.0 == [0, 255, 0]).count();
         assert_eq!(green(&square), 0, "a print larger than the frame fills it");
-        let tilted = render_plane(&m, &bg, &PlaneState { tilt_x: 0.0, tilt_y: 35.0, roll: 0.0, scale: 0.8, dx: 0.0, dy: 0.0 });
+        let tilted =
+            render_plane(&m, &bg, &PlaneState { tilt_x: 0.0, tilt_y: 35.0, roll: 0.0, scale: 0.8, dx: 0.0, dy: 0.0 });
         assert!(green(&tilted) > (W * H / 10) as usize);
     }
 }

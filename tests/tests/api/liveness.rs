@@ -85,7 +85,8 @@ async fn cues_and_gestures() {
     assert_eq!(st, StatusCode::CREATED, "{folder}");
     let fid = id(&folder, "folder_id");
     let (st, added) =
-        w.s.upload(&w.client, &format!("/api/folders/{fid}/media/"), rest, Some(json!({ "media:tags": rest_tags }))).await;
+        w.s.upload(&w.client, &format!("/api/folders/{fid}/media/"), rest, Some(json!({ "media:tags": rest_tags })))
+            .await;
     assert_eq!(st, StatusCode::CREATED, "{added}");
     let (_, folder) = w.s.get(&w.client, &format!("/api/folders/{fid}/")).await;
     assert_eq!(folder["media"].as_array().unwrap().len(), 13, "{folder}");
@@ -95,7 +96,8 @@ async fn cues_and_gestures() {
     let mut results = Vec::new();
     let mut declined = 0;
     for chunk in all.chunks(5) {
-        let body = json!({"analyses": [{"type": "quality", "source_media": chunk, "params": {"extract_best_shot": false}}]});
+        let body =
+            json!({"analyses": [{"type": "quality", "source_media": chunk, "params": {"extract_best_shot": false}}]});
         let (st, list) = w.s.post(&w.client, &format!("/api/folders/{fid}/analyses/"), body).await;
         assert_eq!(st, StatusCode::CREATED, "{list}");
         let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 300).await;
@@ -121,7 +123,11 @@ async fn cues_and_gestures() {
         ("up-as-down.mp4", "down"),
     ] {
         let l = live(name);
-        assert_eq!((l["gesture"]["gesture"].as_str(), l["gesture"]["shown"].as_bool()), (Some(gesture), Some(false)), "{name}: {l}");
+        assert_eq!(
+            (l["gesture"]["gesture"].as_str(), l["gesture"]["shown"].as_bool()),
+            (Some(gesture), Some(false)),
+            "{name}: {l}"
+        );
         assert_eq!(declined_by(name).as_deref(), Some("gesture"), "{name}: {l}");
         assert!(l["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("not shown")), "{l}");
     }
@@ -134,7 +140,11 @@ async fn cues_and_gestures() {
     assert_eq!(declined_by("sway.mp4"), None);
     assert!(result(&a, &folder, "sway.mp4")["confidence_spoofing"].as_f64().unwrap() < 0.5);
     let l = live("still.mp4");
-    assert_eq!((l["flatness"]["decided"].as_bool(), l["consistency"]["decided"].as_bool()), (Some(false), Some(false)), "{l}");
+    assert_eq!(
+        (l["flatness"]["decided"].as_bool(), l["consistency"]["decided"].as_bool()),
+        (Some(false), Some(false)),
+        "{l}"
+    );
     let l = live("print.mp4");
     assert_eq!(declined_by("print.mp4").as_deref(), Some("flatness"), "{l}");
     assert_eq!(l["flatness"]["verdict"], "attack");
@@ -143,9 +153,22 @@ async fn cues_and_gestures() {
 
     // A single photo gets the passive verdict, and says that no motion cue applied.
     let photo = crate::decoding::as_jpeg(&test_photo("obama2.jpg"));
-    let (st, single) = w.s.upload(&w.client, "/api/folders/", vec![file("p", "me.jpg", photo)], Some(json!({"media:tags": {"p": ["photo_selfie"]}}))).await;
+    let (st, single) =
+        w.s.upload(
+            &w.client,
+            "/api/folders/",
+            vec![file("p", "me.jpg", photo)],
+            Some(json!({"media:tags": {"p": ["photo_selfie"]}})),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{single}");
-    let (_, list) = w.s.post(&w.client, &format!("/api/folders/{}/analyses/", id(&single, "folder_id")), json!({"analyses": [{"type": "quality"}]})).await;
+    let (_, list) =
+        w.s.post(
+            &w.client,
+            &format!("/api/folders/{}/analyses/", id(&single, "folder_id")),
+            json!({"analyses": [{"type": "quality"}]}),
+        )
+        .await;
     let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 60).await;
     assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
     let l = &a["results_media"][0]["results_data"]["liveness"];

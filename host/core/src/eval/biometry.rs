@@ -119,7 +119,6 @@ pub struct BiometryReport {
     pub det: Vec<Rates>,
 }
 
-
 /// One identity of the directory: its name, its group (a `.group` directory) and media files.
 #[derive(Debug, Clone)]
 pub struct Identity {

@@ -337,7 +337,10 @@ impl LivenessReport {
             self.tags,
             self.seconds
         ));
-        s.push_str(&format!("At the threshold {} (confidence_spoofing at or above it is an attack):\n", self.threshold));
+        s.push_str(&format!(
+            "At the threshold {} (confidence_spoofing at or above it is an attack):\n",
+            self.threshold
+        ));
         s.push_str(&format!("  {:<14} {:>8} {:>16} {:>16}\n", "", "count", "passive only", "all cues"));
         s.push_str(&format!(
             "  {:<14} {:>8} {:>16} {:>16}\n",
@@ -374,11 +377,19 @@ impl LivenessReport {
                 pct(a.apcer_worst)
             ));
         }
-        let eer = |e: &Option<Rates>| e.as_ref().map_or("-".to_string(), |e| format!("{} at {:.4}", pct(e.fmr), e.threshold));
-        s.push_str(&format!("\nEqual-error rate (attacks pooled): passive {}, all cues {}\n", eer(&self.eer_passive), eer(&self.eer)));
+        let eer =
+            |e: &Option<Rates>| e.as_ref().map_or("-".to_string(), |e| format!("{} at {:.4}", pct(e.fmr), e.threshold));
+        s.push_str(&format!(
+            "\nEqual-error rate (attacks pooled): passive {}, all cues {}\n",
+            eer(&self.eer_passive),
+            eer(&self.eer)
+        ));
         let names: Vec<&str> = self.species.iter().map(|x| x.species.as_str()).collect();
         for (title, table) in [("all cues", &self.table), ("passive only", &self.table_passive)] {
-            s.push_str(&format!("\nThreshold table ({title}): threshold, BPCER, APCER per species ({})\n", names.join(", ")));
+            s.push_str(&format!(
+                "\nThreshold table ({title}): threshold, BPCER, APCER per species ({})\n",
+                names.join(", ")
+            ));
             for r in table.iter() {
                 let per: Vec<String> = r.apcer.iter().map(|v| pct(*v)).collect();
                 s.push_str(&format!("  {:>5}  {:>8}  {}\n", r.threshold, pct(r.bpcer), per.join("  ")));
@@ -444,5 +455,43 @@ impl LivenessReport {
     /// model alone in grey.
     pub fn det_png(&self) -> Vec<u8> {
         crate::plot::det_png_pad(&self.det, self.eer.as_ref(), &self.det_passive)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_directory_needs_bona_fide_and_an_attack_species() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = list_species(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no bona_fide/"), "{err}");
+        std::fs::create_dir(dir.path().join("bona_fide")).unwrap();
+        std::fs::write(dir.path().join("bona_fide/a.mp4"), b"x").unwrap();
+        assert!(list_species(dir.path()).unwrap_err().to_string().contains("no attack species"));
+        std::fs::create_dir(dir.path().join("print")).unwrap();
+        assert!(list_species(dir.path()).unwrap_err().to_string().contains("no media files in print"));
+        std::fs::write(dir.path().join("print/b.mp4"), b"x").unwrap();
+        std::fs::write(dir.path().join("print/.hidden"), b"x").unwrap();
+        let sets = list_species(dir.path()).unwrap();
+        assert_eq!(
+            sets.iter().map(|(s, f)| (s.as_str(), f.len())).collect::<Vec<_>>(),
+            vec![("bona_fide", 1), ("print", 1)]
+        );
+        assert!(list_species(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn apcer_is_per_species_and_the_worst_one_is_reported() {
+        let bona = vec![0.1, 0.2, 0.6, 0.05];
+        let species =
+            vec![("print".to_string(), vec![0.9, 0.4, 0.8, 0.7]), ("screen".to_string(), vec![0.3, 0.2, 0.9, 0.95])];
+        let rows = rates_table(&bona, &species, &[0.5]);
+        // At 0.5: one bona fide of four rejected; print accepts 1 of 4, screen 2 of 4.
+        assert_eq!(rows[0].bpcer, 0.25);
+        assert_eq!(rows[0].apcer, vec![0.25, 0.5]);
+        assert_eq!(rows[0].apcer_worst, 0.5);
+        assert_eq!(worst_apcer(&bona, &species, 0.35), 0.5);
     }
 }
