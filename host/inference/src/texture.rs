@@ -66,8 +66,13 @@ pub fn texture(img: &RgbImage, x: f32, y: f32, side: f32) -> Texture {
     let y0 = y.clamp(0.0, (h - side).max(0.0)) as u32;
     let s = side as u32;
     let view = image::imageops::crop_imm(img, x0, y0, s.min(img.width() - x0), s.min(img.height() - y0));
-    // Triangle widens with the downscale factor: a proper low-pass before decimation.
-    let crop = image::imageops::resize(&*view, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle);
+    // Downscaling averages whole source areas (a box low-pass before decimation, so the
+    // camera's sharpness does not alias into the band); small faces are interpolated up.
+    let crop = if s as usize >= SIDE {
+        image::imageops::thumbnail(&*view, SIDE as u32, SIDE as u32)
+    } else {
+        image::imageops::resize(&*view, SIDE as u32, SIDE as u32, image::imageops::FilterType::Triangle)
+    };
     spectrum_peak(&crop)
 }
 

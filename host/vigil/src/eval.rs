@@ -5,7 +5,7 @@ use crate::Settings;
 use anyhow::{Context, Result, anyhow};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use vigil_core::eval::liveness::{BONA_FIDE, LivenessOptions, liveness as run_liveness};
+use vigil_core::eval::liveness::{LivenessOptions, liveness as run_liveness};
 use vigil_core::eval::{BiometryOptions, biometry as run_biometry};
 
 /// `vigil eval biometry`: face matching — FMR and FNMR, thresholds for target FMRs, EER,
@@ -124,19 +124,8 @@ pub async fn biometry(s: &Settings, args: BiometryArgs) -> Result<()> {
     };
     let mut bar = progress_bar("embedded");
     let report = run_biometry(vision, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
-    let text = report.text();
-    print!("{text}");
-    let out = &args.out;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
-        let p = out.join(name);
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    };
-    write("report.txt", text.as_bytes())?;
-    write("report.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
-    write("scores.csv", report.csv().as_bytes())?;
-    write("det.png", &report.det_png())?;
-    eprintln!("\nwrote report.txt, report.json, scores.csv and det.png to {}", out.display());
+    let json = serde_json::to_string_pretty(&report)?;
+    write_report(&args.out, &report.text(), &json, &report.csv(), &report.det_png())?;
     if let Some(path) = args.write_calibration {
         let toml = report
             .calibration_toml()
@@ -202,21 +191,24 @@ pub async fn liveness(s: &Settings, args: LivenessArgs) -> Result<()> {
     let opts = LivenessOptions { dir: args.dir, threshold, tags, bpcer_targets };
     let mut bar = progress_bar("analysed");
     let report = run_liveness(&host, &plugin, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
-    let text = report.text();
+    let json = serde_json::to_string_pretty(&report)?;
+    write_report(&args.out, &report.text(), &json, &report.csv(), &report.det_png())
+}
+
+/// Prints the report and writes report.txt, report.json, scores.csv and det.png to `out`.
+fn write_report(out: &std::path::Path, text: &str, json: &str, csv: &str, png: &[u8]) -> Result<()> {
     print!("{text}");
-    let out = &args.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+    let files = [
+        ("report.txt", text.as_bytes()),
+        ("report.json", json.as_bytes()),
+        ("scores.csv", csv.as_bytes()),
+        ("det.png", png),
+    ];
+    for (name, bytes) in files {
         let p = out.join(name);
-        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))
-    };
-    write("report.txt", text.as_bytes())?;
-    write("report.json", serde_json::to_string_pretty(&report)?.as_bytes())?;
-    write("scores.csv", report.csv().as_bytes())?;
-    write("det.png", &report.det_png())?;
-    eprintln!(
-        "\nwrote report.txt, report.json, scores.csv and det.png to {} ({BONA_FIDE} vs each attack species)",
-        out.display()
-    );
+        std::fs::write(&p, bytes).with_context(|| format!("writing {}", p.display()))?;
+    }
+    eprintln!("\nwrote report.txt, report.json, scores.csv and det.png to {}", out.display());
     Ok(())
 }

@@ -32,7 +32,7 @@ pub struct Frame {
     pub pitch: f32,
     pub scale: f32,
     pub anisotropy: f32,
-    /// `vision.texture`'s periodicity.
+    /// `vision.texture`'s periodicity; NaN for a frame it was not measured on.
     pub periodicity: f32,
     /// The face box's side in pixels.
     pub face_size: f32,
@@ -564,12 +564,12 @@ pub fn blink(frames: &[Frame], rules: &Rules) -> Cue {
 
 /// Texture: periodic print or screen patterns in the face.
 pub fn texture(frames: &[Frame], rules: &Rules) -> Cue {
-    if frames.is_empty() {
-        return Cue::undecided(0.0, "no frame");
+    if !frames.iter().any(|f| f.periodicity.is_finite()) {
+        return Cue::undecided(0.0, "texture not measured");
     }
     let big: Vec<f64> = frames
         .iter()
-        .filter(|f| f64::from(f.face_size) >= rules.texture_face_min)
+        .filter(|f| f.periodicity.is_finite() && f64::from(f.face_size) >= rules.texture_face_min)
         .map(|f| f64::from(f.periodicity))
         .collect();
     if big.is_empty() {
@@ -958,6 +958,14 @@ mod tests {
         assert_eq!(a.texture.verdict, Verdict::Attack);
         assert!(a.declined_by.is_none());
         assert!(a.confidence_spoofing > 0.05 && a.confidence_spoofing < 0.5, "{a:?}");
+        // Frames the texture was not measured on do not count.
+        for f in still.iter_mut().step_by(2) {
+            f.periodicity = f32::NAN;
+        }
+        assert_eq!(texture(&still, &rules).value, 2.6);
+        still.iter_mut().for_each(|f| f.periodicity = f32::NAN);
+        assert!(!texture(&still, &rules).decided);
+        still.iter_mut().for_each(|f| f.periodicity = 2.6);
         // A small face shows no pattern worth a vote.
         still.iter_mut().for_each(|f| f.face_size = 60.0);
         let c = texture(&still, &rules);
