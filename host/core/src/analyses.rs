@@ -20,7 +20,6 @@ const MAX_PARAMS_BYTES: usize = 16 * 1024;
 
 /// Body of `POST /api/folders/{id}/analyses/`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AnalysesRequest {
     pub analyses: Vec<AnalysisSpec>,
     /// A URL that receives the analysis and folder JSON when each analysis finishes (the
@@ -30,7 +29,6 @@ pub struct AnalysesRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AnalysisSpec {
     /// quality, biometry, collection, documents (any case) or a custom type.
     #[serde(rename = "type")]
@@ -45,7 +43,6 @@ pub struct AnalysisSpec {
 
 /// Body of the operator's decision (`PATCH /api/analyses/{id}/`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Decision {
     /// SUCCESS or DECLINED.
     #[serde(alias = "resolution_status")]

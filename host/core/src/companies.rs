@@ -11,7 +11,6 @@ use vigil_domain::{Error, Result};
 use vigil_store::{SYSTEM_COMPANY_ID, companies};
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CompanyBody {
     pub name: String,
 }

@@ -22,7 +22,6 @@ pub struct Embed {
 
 /// Body of `PATCH /api/folders/{id}/`.
 #[derive(Debug, Clone, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
 pub struct FolderPatch {
     /// Replaces the folder's metadata.
     #[schema(value_type = Option<Object>)]

@@ -15,7 +15,6 @@ use vigil_store::{SYSTEM_COMPANY_ID, companies, sessions, users};
 /// CLIENT_SERVICE (stored as CLIENT + flag); the permission flags accept the three spellings Oz
 /// documentation uses (`analyse`, `analysis`, `analyze`).
 #[derive(Debug, Clone, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub email: String,
     pub password: String,
@@ -47,7 +46,6 @@ pub struct NewUser {
 
 /// Body of `PATCH /api/users/{id}/`: any subset of the editable fields.
 #[derive(Debug, Clone, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub email: Option<String>,
     pub first_name: Option<String>,
@@ -68,7 +66,6 @@ pub struct UserPatch {
 
 /// Body of `POST /api/users/{id}/change-password/`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     /// Required when users change their own password.
     #[serde(default)]

@@ -34,7 +34,6 @@ pub struct CompanyWebhook {
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CompanyWebhookBody {
     /// Where finished analyses of the company are POSTed; null removes it.
     pub url: Option<String>,

@@ -1,7 +1,7 @@
 //! Analyses: their types, which media they take (reference §1.5), their statuses and the folder
 //! aggregate (§4), the list filter and the retry backoff of their jobs.
 
-use crate::filter::{Paging, Sorting, apply_paging, parse_bool, parse_sorting, parse_uuid_list, unknown_param};
+use crate::filter::{Paging, Sorting, apply_paging, parse_bool, parse_sorting, parse_uuid_list};
 use crate::time::{Micros, parse_unix_secs};
 use crate::{Code, Error, Result};
 use uuid::Uuid;
@@ -281,7 +281,8 @@ impl AnalysisFilter {
                 "with_results_media" => {
                     parse_bool(k, v)?;
                 }
-                _ => return Err(unknown_param(k)),
+                // Unknown keys are ignored, as Oz ignores them.
+                _ => {}
             }
         }
         Ok(f)
@@ -403,7 +404,7 @@ mod tests {
         assert_eq!(f.types_exclude, vec!["QUALITY"]);
         assert_eq!(f.states, vec!["FINISHED"]);
         assert!(p(&[("state", "DONE")]).is_err());
-        assert!(p(&[("colour", "red")]).is_err());
+        assert!(p(&[("colour", "red")]).is_ok(), "unknown keys are ignored");
         assert!(p(&[("analyse_id.exclude", "not-a-uuid")]).is_err());
     }
 }

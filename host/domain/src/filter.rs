@@ -1,6 +1,7 @@
 //! List query parameters: parsing and validation of the folder list filters and paging.
 //!
-//! Unknown parameters are refused, so a client's typo never silently widens a result.
+//! Unknown parameters are ignored, as Oz ignores them (cache-busters, filters of other versions,
+//! `access_token`); the values of known ones are validated with clear errors.
 
 use crate::error::{Error, Result};
 use crate::time::{Micros, parse_unix_secs};
@@ -134,18 +135,16 @@ pub fn apply_paging(p: &mut Paging, key: &str, v: &str) -> Result<bool> {
         }
         "limit" => {
             p.limit = parse_int(key, v)?;
-            if !(1..=MAX_LIMIT).contains(&p.limit) {
+            if p.limit < 1 {
                 return Err(Error::value(format!("'limit' must be between 1 and {MAX_LIMIT}")));
             }
+            // A larger page than the server serves is clamped, as Oz does, not refused.
+            p.limit = p.limit.min(MAX_LIMIT);
         }
         "total_omit" => p.total_omit = parse_bool(key, v)?,
         _ => return Ok(false),
     }
     Ok(true)
-}
-
-pub fn unknown_param(key: &str) -> Error {
-    Error::value(format!("unknown query parameter '{key}'"))
 }
 
 impl FolderFilter {
@@ -191,7 +190,8 @@ impl FolderFilter {
                 "with_analyses" => f.with_analyses = parse_bool(k, v)?,
                 "with_user" => f.with_user = parse_bool(k, v)?,
                 "with_company" => f.with_company = parse_bool(k, v)?,
-                _ => return Err(unknown_param(k)),
+                // Unknown keys are ignored (see the module docs).
+                _ => {}
             }
         }
         Ok(f)
@@ -244,7 +244,14 @@ mod tests {
 
     #[test]
     fn refuses_bad_input() {
-        assert!(FolderFilter::parse(&pairs(&[("bogus", "1")])).unwrap_err().message.contains("bogus"));
+        // A page larger than the server serves is clamped.
+        assert_eq!(FolderFilter::parse(&pairs(&[("limit", "50000")])).unwrap().paging.limit, MAX_LIMIT);
+        assert!(FolderFilter::parse(&pairs(&[("limit", "0")])).is_err());
+        // Unknown keys are ignored, not refused.
+        assert_eq!(
+            FolderFilter::parse(&pairs(&[("bogus", "1"), ("_", "17")])).unwrap(),
+            FolderFilter::parse(&[]).unwrap()
+        );
         assert!(FolderFilter::parse(&pairs(&[("limit", "x")])).is_err());
         assert!(FolderFilter::parse(&pairs(&[("meta_data", "novalue")])).is_err());
         assert!(FolderFilter::parse(&pairs(&[("folder_id", "not-a-uuid")])).is_err());

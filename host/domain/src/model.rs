@@ -165,7 +165,6 @@ pub struct PluginInfo {
 
 /// `POST /api/media/{id}/snapshot/`: which still to make (the first frame when empty).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SnapshotRequest {
     /// Videos: seconds from the start.
     pub time: Option<f64>,

@@ -52,16 +52,19 @@ impl FromRequestParts<App> for MaybeAuth {
     }
 }
 
-/// A JSON body; a wrong content type or malformed JSON is INVALID STRUCTURE.
+/// A JSON body, read whatever the `Content-Type` says: clients have shipped JSON labelled
+/// `application/x-www-form-urlencoded` or `text/plain` (`curl -d`), and Oz reads it. An empty
+/// body reads as `{}`; malformed JSON is INVALID STRUCTURE.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<App> for Json<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, app).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(r) => Err(Error::structure(format!("invalid JSON body: {}", r.body_text())).into()),
-        }
+        let bytes = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(|r| Error::structure(format!("unreadable request body: {}", r.body_text())))?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(body).map(Json).map_err(|e| Error::structure(format!("invalid JSON body: {e}")).into())
     }
 }
 

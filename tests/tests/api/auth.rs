@@ -26,6 +26,18 @@ async fn login_and_token_errors(db: Db) {
         .await
         .unwrap();
     oz_err(&read(r).await, 400, 3);
+    // JSON is read whatever the label says, as Oz reads it: a mobile SDK's form-urlencoded label,
+    // `curl -d`'s, text/plain, none; unknown fields are ignored.
+    let creds = json!({"credentials": {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, "device": "x"}).to_string();
+    for label in [Some("application/x-www-form-urlencoded"), Some("text/plain"), None] {
+        let mut req = s.http.post(s.url("/api/authorize/auth")).body(creds.clone());
+        if let Some(l) = label {
+            req = req.header("content-type", l);
+        }
+        let (st, body) = read(req.send().await.unwrap()).await;
+        assert_eq!(st, StatusCode::OK, "{label:?}: {body}");
+        assert!(body["access_token"].is_string());
+    }
 
     oz_err(&s.get_anon("/api/folders/").await, 401, 6);
     oz_err(&s.get(&with_token(&"ab".repeat(64)), "/api/folders/").await, 401, 7);

@@ -112,7 +112,7 @@ async fn list_deliveries(
     for (k, v) in &q {
         match k.as_str() {
             "analyse_id" => analysis = Some(parse_id("analyse_id", v)?),
-            _ => return Err(vigil_domain::filter::unknown_param(k).into()),
+            _ => tracing::debug!(key = %k, "ignored query parameter"),
         }
     }
     Ok(axum::Json(app.list_webhook_deliveries(&p, analysis).await?))

@@ -110,7 +110,7 @@ fn embed(q: &[(String, String)]) -> Result<Embed> {
             "with_analyses" => e.analyses = parse_bool(k, v)?,
             "with_user" => e.user = parse_bool(k, v)?,
             "with_company" => e.company = parse_bool(k, v)?,
-            _ => return Err(vigil_domain::filter::unknown_param(k)),
+            _ => tracing::debug!(key = %k, "ignored query parameter"),
         }
     }
     Ok(e)

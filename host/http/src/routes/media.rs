@@ -18,7 +18,6 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
 }
 
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct TagsBody {
     /// The new tag list; `[]` clears all tags.
     pub tags: Vec<String>,

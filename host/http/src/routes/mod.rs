@@ -38,7 +38,8 @@ pub async fn method_not_allowed() -> Response {
     ApiError(Error::new(Code::NotAllowed, "method not allowed on this resource")).into_response()
 }
 
-/// Paging keys shared by the simple list endpoints; anything else is refused.
+/// Paging keys shared by the simple list endpoints; other keys the endpoint does not know are
+/// ignored (logged at debug), as Oz ignores them.
 pub(crate) fn paging_and(
     pairs: &[(String, String)],
     mut other: impl FnMut(&str, &str) -> Result<bool, Error>,
@@ -48,7 +49,7 @@ pub(crate) fn paging_and(
         if vigil_domain::filter::apply_paging(&mut p, k, v)? || other(k, v)? {
             continue;
         }
-        return Err(vigil_domain::filter::unknown_param(k));
+        tracing::debug!(key = %k, "ignored query parameter");
     }
     Ok(p)
 }
