@@ -146,11 +146,24 @@ pub const KNOWN_TAGS: &[&str] = &[
     "photo_id_back",
 ];
 
-/// Refuses unknown tags with a message naming them; removes duplicates, keeping order.
+/// Tags per media and characters per tag.
+pub const MAX_TAGS: usize = 32;
+pub const MAX_TAG_LEN: usize = 64;
+
+/// Checks a media's tags and removes duplicates, keeping order. A tag Vigil does not know (not in
+/// [`KNOWN_TAGS`]) is stored as sent — as Oz stores it — and simply selects nothing; only the
+/// size is bounded: at most [`MAX_TAGS`] tags of 1 to [`MAX_TAG_LEN`] printable characters.
 pub fn validate_tags(tags: &[String]) -> Result<Vec<String>> {
-    let unknown: Vec<&str> = tags.iter().map(String::as_str).filter(|t| !KNOWN_TAGS.contains(t)).collect();
-    if !unknown.is_empty() {
-        return Err(Error::value(format!("unknown media tag(s): {}", unknown.join(", "))));
+    if tags.len() > MAX_TAGS {
+        return Err(Error::value(format!("at most {MAX_TAGS} tags per media, got {}", tags.len())));
+    }
+    if let Some(bad) =
+        tags.iter().find(|t| t.is_empty() || t.chars().count() > MAX_TAG_LEN || t.chars().any(char::is_control))
+    {
+        return Err(Error::value(format!(
+            "media tag '{}' must be 1 to {MAX_TAG_LEN} printable characters",
+            bad.chars().filter(|c| !c.is_control()).take(MAX_TAG_LEN).collect::<String>()
+        )));
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for t in tags {
@@ -185,8 +198,13 @@ mod tests {
     fn tags() {
         let ok = validate_tags(&["photo_selfie".into(), "photo_selfie".into()]).unwrap();
         assert_eq!(ok, vec!["photo_selfie".to_string()]);
-        let e = validate_tags(&["photo_selfie".into(), "selfie_photo".into()]).unwrap_err();
-        assert!(e.message.contains("selfie_photo"));
+        // Unknown tags are kept (they select nothing); only their size is bounded.
+        let kept = validate_tags(&["photo_selfie".into(), "selfie_photo".into()]).unwrap();
+        assert_eq!(kept, vec!["photo_selfie".to_string(), "selfie_photo".to_string()]);
+        assert!(validate_tags(&["".into()]).is_err());
+        assert!(validate_tags(&["a\0b".into()]).is_err());
+        assert!(validate_tags(&["x".repeat(MAX_TAG_LEN + 1)]).is_err());
+        assert!(validate_tags(&(0..=MAX_TAGS).map(|i| format!("t{i}")).collect::<Vec<_>>()).is_err());
     }
 }
 

@@ -43,13 +43,15 @@ async fn media_lifecycle(db: Db) {
     let url = format!("{}?access_token={}", id(m, "original_url"), w.client.token);
     assert_eq!(s.fetch(None, &url).await.0, StatusCode::OK);
 
-    // Retag: replace, clear, refuse unknown.
+    // Retag: replace, clear; an unknown tag is stored as Oz stores it, an unprintable one refused.
     let path = format!("/api/media/{mid}");
     let (st, r) = s.patch(&w.client, &path, json!({"tags": ["photo_id", "photo_id_front"]})).await;
     assert_eq!(st, StatusCode::OK, "{r}");
     assert_eq!(s.get(&w.client, &path).await.1["tags"], json!(["photo_id", "photo_id_front"]));
     assert_eq!(s.patch(&w.client, &path, json!({"tags": []})).await.1["tags"], json!([]));
-    assert!(oz_err(&s.patch(&w.client, &path, json!({"tags": ["nope"]})).await, 400, 4).contains("nope"));
+    let (st, r) = s.patch(&w.client, &path, json!({"tags": ["photo_selfie", "my_app_v2"]})).await;
+    assert_eq!((st, r["tags"].clone()), (StatusCode::OK, json!(["photo_selfie", "my_app_v2"])), "{r}");
+    assert!(oz_err(&s.patch(&w.client, &path, json!({"tags": [""]})).await, 400, 4).contains("printable"));
     oz_err(&s.patch(&w.client, &path, json!({"tag": []})).await, 400, 3);
 
     // Delete: rows and both files go.

@@ -124,12 +124,12 @@ async fn edge_cases(db: Db) {
             "request is larger",
         ),
         (
-            "unknown tag",
+            "a tag with a control character",
             vec![photo()],
-            Some(json!({"media:tags": {"photo1": ["photo_selfie", "selfie_photo"]}})),
+            Some(json!({"media:tags": {"photo1": ["photo_selfie", "selfie\u{0}photo"]}})),
             400,
             4,
-            "selfie_photo",
+            "printable",
         ),
         (
             "tags not a list",
