@@ -135,24 +135,19 @@ impl Services for NativeVision {
         let v = self.vision.clone();
         Box::pin(async move {
             let d = detection(&face);
-            let (landmarks, pose, eyes) = tokio::task::spawn_blocking(move || {
-                let (pts, pose) = v.face_shape(&img, &d)?;
-                let eyes = vigil_inference::texture::eye_openness(&img, &pts);
-                Ok::<_, InferenceError>((pts, pose, eyes))
-            })
-            .await
-            .map_err(joined)?
-            .map_err(guest)?;
-            let pose =
-                pose.ok_or_else(|| GuestError::InvalidInput("the landmarks of this face are degenerate".into()))?;
+            let shape =
+                tokio::task::spawn_blocking(move || v.face_shape(&img, &d)).await.map_err(joined)?.map_err(guest)?;
+            let pose = shape
+                .pose
+                .ok_or_else(|| GuestError::InvalidInput("the landmarks of this face are degenerate".into()))?;
             Ok(FaceShape {
-                landmarks,
+                landmarks: shape.landmarks,
                 yaw: pose.yaw,
                 pitch: pose.pitch,
                 roll: pose.roll,
                 scale: pose.scale,
                 anisotropy: pose.anisotropy,
-                eye_openness: eyes,
+                eye_openness: shape.eye_openness,
             })
         })
     }

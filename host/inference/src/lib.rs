@@ -55,8 +55,16 @@ fn rt(e: impl std::fmt::Display) -> InferenceError {
     InferenceError::Runtime(e.to_string())
 }
 
-/// 68 face landmarks (x, y) in image pixels, iBUG order.
-pub type Landmarks = Vec<(f32, f32)>;
+/// A face's landmarks and what they imply, for the motion cues of liveness.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceShape {
+    /// 68 points (x, y) in image pixels, iBUG order.
+    pub landmarks: Vec<(f32, f32)>,
+    /// `None` when the landmarks are degenerate.
+    pub pose: Option<geometry::Pose>,
+    /// See [`texture::eye_openness`].
+    pub eye_openness: f32,
+}
 
 /// A detected face: a square box in pixels, the detector's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -350,11 +358,11 @@ impl Vision {
         Ok(v[..136].chunks_exact(2).map(|p| (p[0] * side + x0, p[1] * side + y0)).collect())
     }
 
-    /// The 68 landmarks, averaged over the face box and four shifted copies of it, and the head
-    /// pose they imply (`None` for degenerate landmarks). The landmark model sees a 64×64 crop,
+    /// The 68 landmarks, averaged over the face box and four shifted copies of it, the head pose
+    /// they imply and the eyes' openness. The landmark model sees a 64×64 crop,
     /// so one pass jitters by a few per cent of the face; motion cues compare frames and need
     /// less noise than that, and five passes cost about as much as one liveness inference.
-    pub fn face_shape(&self, img: &RgbImage, face: &Detection) -> Result<(Landmarks, Option<geometry::Pose>)> {
+    pub fn face_shape(&self, img: &RgbImage, face: &Detection) -> Result<FaceShape> {
         let d = 0.04 * face.width.max(face.height);
         let mut sum = vec![(0.0f32, 0.0f32); 68];
         let shifts = [(0.0, 0.0), (-d, -d), (d, -d), (-d, d), (d, d)];
@@ -367,8 +375,11 @@ impl Vision {
         }
         let n = shifts.len() as f32;
         let pts: Vec<(f32, f32)> = sum.into_iter().map(|(x, y)| (x / n, y / n)).collect();
-        let pose = geometry::head_pose(&pts);
-        Ok((pts, pose))
+        Ok(FaceShape {
+            pose: geometry::head_pose(&pts),
+            eye_openness: texture::eye_openness(img, &pts),
+            landmarks: pts,
+        })
     }
 
     /// Periodic texture (print, screen, moiré) in the face's box.

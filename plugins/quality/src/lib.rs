@@ -67,7 +67,6 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
             landmarks: Vec::new(),
             yaw: 0.0,
             pitch: 0.0,
-            scale: 0.0,
             anisotropy: 1.0,
             periodicity: f32::NAN,
             face_size: face.box_.width.max(face.box_.height) as f32,
@@ -77,7 +76,7 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
         if cues && count > 1 {
             let shape = vision::landmarks(&frame, &face)?;
             f.landmarks = shape.landmarks.iter().map(|p| (p.x, p.y)).collect();
-            (f.yaw, f.pitch, f.scale, f.anisotropy) = (shape.pose.yaw, shape.pose.pitch, shape.scale, shape.anisotropy);
+            (f.yaw, f.pitch, f.anisotropy) = (shape.pose.yaw, shape.pose.pitch, shape.anisotropy);
             f.eye_openness = shape.eye_openness;
         }
         if cues && textured {

@@ -30,7 +30,6 @@ pub struct Frame {
     pub landmarks: Vec<(f32, f32)>,
     pub yaw: f32,
     pub pitch: f32,
-    pub scale: f32,
     pub anisotropy: f32,
     /// `vision.texture`'s periodicity; NaN for a frame it was not measured on.
     pub periodicity: f32,
@@ -330,18 +329,6 @@ pub fn apply(h: &[f64; 9], p: P) -> Option<P> {
     Some(((h[0] * p.0 + h[1] * p.1 + h[2]) / w, (h[3] * p.0 + h[4] * p.1 + h[5]) / w))
 }
 
-/// RMS residual of the best homography mapping `a` onto `b` (pixels); `None` when degenerate.
-pub fn homography_residual(a: &[P], b: &[P]) -> Option<f64> {
-    let h = fit_homography(a, b)?;
-    let n = a.len().min(b.len());
-    let mut err = 0.0;
-    for i in 0..n {
-        let q = apply(&h, a[i])?;
-        err += (q.0 - b[i].0).powi(2) + (q.1 - b[i].1).powi(2);
-    }
-    Some((err / n as f64).sqrt())
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -537,12 +524,11 @@ pub fn consistency(frames: &[Frame], rules: &Rules) -> Cue {
     }
 }
 
-/// Eye openings over the frames: (typical, lowest, index of the lowest).
-fn openings(frames: &[Frame]) -> (f64, f64, usize) {
+/// Eye openings over the frames: (typical, lowest).
+fn openings(frames: &[Frame]) -> (f64, f64) {
     let e: Vec<f64> = frames.iter().map(|f| f64::from(f.eye_openness)).collect();
-    let typical = median(e.clone());
-    let (at, low) = e.iter().copied().enumerate().fold((0, f64::MAX), |m, (i, v)| if v < m.1 { (i, v) } else { m });
-    (typical, low, at)
+    let low = e.iter().copied().fold(f64::MAX, f64::min);
+    (median(e), low)
 }
 
 /// Blink: the eyes close in some frame and are open around it.
@@ -550,7 +536,7 @@ pub fn blink(frames: &[Frame], rules: &Rules) -> Cue {
     if frames.len() < 3 {
         return Cue::undecided(0.0, "too few frames");
     }
-    let (typical, low, _) = openings(frames);
+    let (typical, low) = openings(frames);
     if typical < 0.1 {
         return Cue::undecided(0.0, "eyes not open enough to see a blink");
     }
@@ -758,6 +744,18 @@ pub fn assess(passive: f64, frames: &[Frame], gesture: Option<Gesture>, rules: &
 mod tests {
     use super::*;
 
+    /// RMS residual of the best homography mapping `a` onto `b` (pixels); `None` when degenerate.
+    fn homography_residual(a: &[P], b: &[P]) -> Option<f64> {
+        let h = fit_homography(a, b)?;
+        let n = a.len().min(b.len());
+        let mut err = 0.0;
+        for i in 0..n {
+            let q = apply(&h, a[i])?;
+            err += (q.0 - b[i].0).powi(2) + (q.1 - b[i].1).powi(2);
+        }
+        Some((err / n as f64).sqrt())
+    }
+
     /// A generic 3D face (x right, y down, z toward the camera), for synthetic landmark tracks.
     fn face3d() -> Vec<[f64; 3]> {
         (0..68)
@@ -813,7 +811,6 @@ mod tests {
                     landmarks,
                     yaw: *yaw as f32,
                     pitch: 0.0,
-                    scale: 1.6,
                     anisotropy: 1.0,
                     periodicity: 1.2,
                     face_size: 220.0,
@@ -847,7 +844,6 @@ mod tests {
                     landmarks,
                     yaw: 0.5,
                     pitch: 0.0,
-                    scale: 1.6,
                     anisotropy: c as f32,
                     periodicity: 2.4,
                     face_size: 220.0,
