@@ -296,17 +296,21 @@ impl App {
         Ok(())
     }
 
-    /// "Make Decision": OPERATOR (any company) or CLIENT OPERATOR (own company) sets the verdict of
-    /// a finished analysis; ADMIN may not change verdicts.
+    /// "Make Decision": OPERATOR (any company), CLIENT OPERATOR or CLIENT ADMIN (own company; Oz
+    /// changelog: "Client Admin and Client Operator can change the analysis status") sets the
+    /// verdict of a finished analysis; ADMIN may not change verdicts.
     pub async fn decide_analysis(&self, p: &Principal, id: Uuid, d: Decision) -> Result<Analysis> {
         let a = self.analysis_for_read(p, id).await?;
         let allowed = match p.role {
             Role::Operator => true,
-            Role::ClientOperator => p.company_id == a.company_id,
+            Role::ClientOperator | Role::ClientAdmin => p.company_id == a.company_id,
             _ => false,
         };
         if !allowed {
-            return Err(Error::new(Code::AuthForbidden, "only operators may set the verdict of an analysis"));
+            return Err(Error::new(
+                Code::AuthForbidden,
+                "only operators and client admins may set the verdict of an analysis",
+            ));
         }
         let verdict = rules::check_operator_verdict(&d.resolution)?;
         if let Some(c) = &d.comment

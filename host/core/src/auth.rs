@@ -12,6 +12,36 @@ use vigil_store::users;
 
 const MICROS: i64 = 1_000_000;
 
+/// Where a log-in came from, kept with its session for the sessions list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// Bounded: these are shown back to users and stored per session.
+    fn clean(v: Option<String>) -> Option<String> {
+        v.map(|s| s.chars().filter(|c| !c.is_control()).take(256).collect::<String>()).filter(|s| !s.is_empty())
+    }
+}
+
+/// One session as `GET /api/users/{id}/sessions` shows it; tokens are never shown.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub time_created: f64,
+    /// The last request made with it (to within a second); null before the first.
+    pub time_last_used: Option<f64>,
+    /// When its access token expires unless used again.
+    pub expire_date: f64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the request that lists it.
+    pub current: bool,
+}
+
 fn blocked() -> Error {
     Error::new(Code::BlockedUser, "user is blocked")
 }
@@ -24,16 +54,23 @@ pub fn principal_of(u: &User) -> Principal {
         can_start_analyse_quality: u.can_start_analyse_quality,
         can_start_analyse_biometry: u.can_start_analyse_biometry,
         can_start_analyse_collection: u.can_start_analyse_collection,
+        session_id: None,
+        session_expires: None,
     }
 }
 
 impl App {
     fn ttl_for(&self, u: &User) -> i64 {
         let c = self.cfg();
-        (if u.is_service { c.session_longlive_ttl_secs } else { c.session_ttl_secs }) as i64
+        let ttl = match Role::derive(&u.user_type, u.is_admin, u.is_service) {
+            Role::Admin => c.admin_session_ttl_secs,
+            _ if u.is_service => c.session_longlive_ttl_secs,
+            _ => c.session_ttl_secs,
+        };
+        ttl as i64
     }
 
-    async fn new_session(&self, u: User, predecessor: Option<Uuid>) -> Result<TokenPair> {
+    async fn new_session(&self, u: User, predecessor: Option<Uuid>, client: &ClientInfo) -> Result<TokenPair> {
         let now = now_micros();
         let ttl = self.ttl_for(&u);
         let refresh_ttl = ttl.max(self.cfg().refresh_ttl_secs as i64);
@@ -47,8 +84,12 @@ impl App {
             refresh_expires: now + refresh_ttl * MICROS,
             ttl_secs: ttl,
             predecessor_id: predecessor,
+            ip: ClientInfo::clean(client.ip.clone()),
+            user_agent: ClientInfo::clean(client.user_agent.clone()),
+            time_created: now,
+            last_used: None,
         };
-        sessions::insert(&mut self.store(), &s, now).await.infra()?;
+        sessions::insert(&mut self.store(), &s).await.infra()?;
         Ok(TokenPair {
             access_token: access,
             expire_token: refresh,
@@ -58,7 +99,7 @@ impl App {
     }
 
     /// `POST /api/authorize/auth`.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
+    pub async fn login(&self, email: &str, password: &str, client: &ClientInfo) -> Result<TokenPair> {
         let found = users::get_by_email_with_hash(&mut self.store(), &email.trim().to_lowercase()).await.infra()?;
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), h),
@@ -72,7 +113,7 @@ impl App {
         if !user.is_active {
             return Err(blocked());
         }
-        self.new_session(user, None).await
+        self.new_session(user, None, client).await
     }
 
     /// Resolves an access token into the caller, sliding its expiry forward.
@@ -103,16 +144,27 @@ impl App {
             sessions::activate(&mut store, &s).await.infra()?;
         }
         let slid = now + s.ttl_secs * MICROS;
-        // Skip the write when the expiry would move by less than a second.
-        if slid - s.access_expires >= MICROS {
-            sessions::touch(&mut store, s.session_id, slid).await.infra()?;
-        }
-        Ok(principal_of(&user))
+        // Skip the write when the expiry would move by less than a second (but record a first use).
+        let expires = if slid - s.access_expires >= MICROS || s.last_used.is_none() {
+            sessions::touch(&mut store, s.session_id, slid, now).await.infra()?;
+            slid
+        } else {
+            s.access_expires
+        };
+        let mut p = principal_of(&user);
+        p.session_id = Some(s.session_id);
+        p.session_expires = Some(expires);
+        Ok(p)
     }
 
     /// `POST /api/authorize/refresh`: a new pair for the caller's own session; the old pair keeps
     /// working until the new one is first used.
-    pub async fn refresh(&self, access_token: Option<&str>, expire_token: Option<&str>) -> Result<TokenPair> {
+    pub async fn refresh(
+        &self,
+        access_token: Option<&str>,
+        expire_token: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<TokenPair> {
         let expire_token = expire_token.ok_or_else(|| {
             Error::structure("Could not locate field for key_path expire_token from provided dict data")
         })?;
@@ -145,7 +197,60 @@ impl App {
         if !user.is_active {
             return Err(blocked());
         }
-        self.new_session(user, Some(target.session_id)).await
+        self.new_session(user, Some(target.session_id), client).await
+    }
+
+    /// The user whose sessions `p` may see and end: oneself, any user for ADMIN, a company's
+    /// users for its CLIENT ADMIN.
+    async fn session_owner(&self, p: &Principal, user_id: Uuid) -> Result<User> {
+        let u = self.visible_user(p, user_id).await?;
+        let role = Role::derive(&u.user_type, u.is_admin, u.is_service);
+        if u.user_id != p.user_id && !p.can_manage_user(u.company_id, role) {
+            return Err(Error::forbidden());
+        }
+        Ok(u)
+    }
+
+    /// `GET /api/users/{id}/sessions`.
+    pub async fn list_sessions(&self, p: &Principal, user_id: Uuid) -> Result<Vec<SessionInfo>> {
+        let u = self.session_owner(p, user_id).await?;
+        let now = now_micros();
+        let list = sessions::of_user(&mut self.store(), u.user_id).await.infra()?;
+        Ok(list
+            .into_iter()
+            // A session whose refresh token has expired too is gone in all but the purge.
+            .filter(|s| s.refresh_expires > now)
+            .map(|s| SessionInfo {
+                session_id: s.session_id,
+                user_id: s.user_id,
+                time_created: micros_to_secs(s.time_created),
+                time_last_used: s.last_used.map(micros_to_secs),
+                expire_date: micros_to_secs(s.access_expires),
+                ip: s.ip,
+                user_agent: s.user_agent,
+                current: Some(s.session_id) == p.session_id,
+            })
+            .collect())
+    }
+
+    /// `DELETE /api/users/{id}/sessions/{session_id}`: that session's tokens stop working.
+    pub async fn revoke_session(&self, p: &Principal, user_id: Uuid, session_id: Uuid) -> Result<()> {
+        let u = self.session_owner(p, user_id).await?;
+        match sessions::get(&mut self.store(), session_id).await.infra()? {
+            Some(s) if s.user_id == u.user_id => {
+                sessions::delete(&mut self.store(), session_id).await.infra()?;
+                Ok(())
+            }
+            _ => Err(Error::not_found("session")),
+        }
+    }
+
+    /// `DELETE /api/users/{id}/sessions`: every session of the user ends, except the caller's
+    /// own when it lists its own; returns how many ended.
+    pub async fn revoke_sessions(&self, p: &Principal, user_id: Uuid) -> Result<u64> {
+        let u = self.session_owner(p, user_id).await?;
+        let keep = if u.user_id == p.user_id { p.session_id } else { None };
+        sessions::delete_for_user_except(&mut self.store(), u.user_id, keep).await.infra()
     }
 }
 

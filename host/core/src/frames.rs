@@ -63,14 +63,23 @@ fn image_entry(buf: &[u8], name: &str, max_pixels: u64) -> Result<Option<RgbImag
 
 /// Decodes the frames of a shots set of either container.
 pub fn shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
+    Ok(named_shots_frames(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
+}
+
+/// The frames of a shots set with their entry names.
+pub fn named_shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
     match sniff(bytes, "shots set") {
-        Ok(Sniffed::Gzip) => gzip_frames(bytes, limits),
-        _ => zip_frames(bytes, limits),
+        Ok(Sniffed::Gzip) => gzip_named(bytes, limits),
+        _ => zip_named(bytes, limits),
     }
 }
 
 /// Decodes the image frames of a ZIP shots set, in entry-name order. Non-image entries are skipped.
 pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
+    Ok(zip_named(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
+}
+
+fn zip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("not a readable ZIP: {e}")))?;
     if archive.len() > limits.max_entries {
         return Err(bad(format!("{} entries, at most {} allowed", archive.len(), limits.max_entries)));
@@ -102,7 +111,7 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, Me
         if total > limits.max_total_bytes {
             return Err(bad(format!("more than {} bytes uncompressed", limits.max_total_bytes)));
         }
-        frames.extend(image_entry(&buf, &name, limits.max_pixels)?);
+        frames.extend(image_entry(&buf, &name, limits.max_pixels)?.map(|f| (name, f)));
     }
     if frames.is_empty() {
         return Err(MediaError::EmptyArchive);
@@ -113,6 +122,10 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, Me
 /// A gzip shots set: a tar of images, or a single compressed image. The stream is inflated at
 /// most to the total limit and the whole-stream ratio is checked before anything is decoded.
 pub fn gzip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, MediaError> {
+    Ok(gzip_named(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
+}
+
+fn gzip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
     let cap = limits.max_total_bytes.min((bytes.len() as u64).saturating_mul(limits.max_ratio));
     let mut raw = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
@@ -123,7 +136,7 @@ pub fn gzip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, M
         return Err(bad(format!("expands beyond {cap} bytes from {} compressed", bytes.len())));
     }
     if let Some(img) = image_entry(&raw, "shots set", limits.max_pixels)? {
-        return Ok(vec![img]);
+        return Ok(vec![(String::new(), img)]);
     }
     let mut entries = Vec::new();
     let mut archive = tar::Archive::new(Cursor::new(&raw[..]));
@@ -148,7 +161,7 @@ pub fn gzip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, M
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut frames = Vec::new();
     for (name, buf) in entries {
-        frames.extend(image_entry(&buf, &name, limits.max_pixels)?);
+        frames.extend(image_entry(&buf, &name, limits.max_pixels)?.map(|f| (name, f)));
     }
     if frames.is_empty() {
         return Err(MediaError::EmptyArchive);

@@ -195,6 +195,7 @@ impl App {
         let outcome = match job.kind.as_str() {
             JOB_ANALYSIS => self.run_analysis_job(owner, &job).await,
             JOB_WEBHOOK => self.run_webhook_job(owner, &job).await,
+            crate::restore::JOB_RESTORE => self.run_restore_job(owner, &job).await,
             other => {
                 let msg = format!("unknown job kind '{other}'");
                 jobs::fail(&mut self.store(), &job, owner, &msg, now_micros()).await.infra().map(|_| ())

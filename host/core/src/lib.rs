@@ -17,6 +17,7 @@ pub mod media;
 pub mod meta;
 mod plot;
 pub mod plugins;
+pub mod restore;
 pub mod upload;
 pub mod users;
 pub mod video;
@@ -61,6 +62,10 @@ pub struct CoreConfig {
     pub public_url: String,
     pub session_ttl_secs: u64,
     pub session_longlive_ttl_secs: u64,
+    /// Lifetime of an ADMIN's session (Oz 4.0.8: five years).
+    pub admin_session_ttl_secs: u64,
+    /// How long a password-restore token stays usable.
+    pub restore_ttl_secs: u64,
     /// How long a refresh token (`expire_token`) stays usable for a regular user.
     pub refresh_ttl_secs: u64,
     pub password_policy: PasswordPolicy,
@@ -87,6 +92,8 @@ impl Default for CoreConfig {
             public_url: "http://127.0.0.1:8080".into(),
             session_ttl_secs: 15 * 60,
             session_longlive_ttl_secs: 5 * 365 * 86_400,
+            admin_session_ttl_secs: 5 * 365 * 86_400,
+            restore_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 86_400,
             password_policy: PasswordPolicy::default(),
             use_permissions_for_static: true,

@@ -118,6 +118,18 @@ impl App {
         Ok((m, f))
     }
 
+    /// `GET /api/folders/{id}/media/`.
+    pub async fn list_folder_media(
+        &self,
+        p: &Principal,
+        folder_id: Uuid,
+        f: &vigil_domain::filter::MediaFilter,
+    ) -> Result<vigil_domain::model::Page<Media>> {
+        self.folder_for_read(p, folder_id).await?;
+        let (items, total) = media::list_in_folder(&mut self.store(), folder_id, f).await.infra()?;
+        Ok(vigil_domain::model::Page { total, items: items.into_iter().map(|m| self.with_urls(m)).collect() })
+    }
+
     pub async fn get_media(&self, p: &Principal, id: Uuid) -> Result<Media> {
         Ok(self.with_urls(self.media_for_read(p, id).await?.0))
     }

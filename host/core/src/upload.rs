@@ -5,12 +5,13 @@
 use crate::{App, Infra, now_micros};
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+use md5::Digest;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 use vigil_blob::Blob;
-use vigil_domain::media::{MediaError, MediaType, SNIFF_LEN, Sniffed, sniff, validate_tags};
-use vigil_domain::model::{Folder, Media, MediaInfo};
+use vigil_domain::media::{MediaError, MediaType, SNIFF_LEN, Sniffed, default_tags, sniff, validate_tags};
+use vigil_domain::model::{Folder, Media, MediaInfo, OriginalInfo, ShotFrame};
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Principal, Result};
 use vigil_store::{folders, media};
@@ -33,6 +34,8 @@ struct Staged {
     size: u64,
     width: Option<i64>,
     height: Option<i64>,
+    md5: String,
+    frames: Option<Vec<ShotFrame>>,
     /// What decoding learned (video codec and duration, frame count, or why decoding failed).
     technical: Map<String, Value>,
 }
@@ -57,6 +60,8 @@ pub struct Upload {
     written: Vec<String>,
     total: u64,
     payload: Option<Payload>,
+    /// Whether a `payload` part was sent (an `additional_info` field alone creates a payload).
+    payload_part: bool,
     done: bool,
 }
 
@@ -118,6 +123,7 @@ impl App {
             written: Vec::new(),
             total: 0,
             payload: None,
+            payload_part: false,
             done: false,
         }
     }
@@ -126,9 +132,10 @@ impl App {
 impl Upload {
     /// Parses the `payload` part.
     pub fn set_payload(&mut self, raw: &[u8]) -> Result<()> {
-        if self.payload.is_some() {
+        if self.payload_part {
             return Err(Error::structure("the request has more than one 'payload' part"));
         }
+        self.payload_part = true;
         let v: Value =
             serde_json::from_slice(raw).map_err(|e| Error::structure(format!("'payload' is not valid JSON: {e}")))?;
         let Value::Object(m) = v else {
@@ -149,7 +156,8 @@ impl Upload {
         if let Some(fm) = m.get("folder:meta_data") {
             p.folder_meta = Some(Value::Object(obj(Some(fm), "folder:meta_data")?));
         }
-        p.additional_info = m.get("additional_info").cloned();
+        // An `additional_info` form field sent before the payload part is kept.
+        p.additional_info = m.get("additional_info").cloned().or(self.payload.take().and_then(|e| e.additional_info));
         self.payload = Some(p);
         Ok(())
     }
@@ -205,6 +213,7 @@ impl Upload {
         let mut w = self.app.blob().writer(&key).await.infra()?;
         self.written.push(key.clone());
         let mut size: u64 = 0;
+        let mut md5 = md5::Md5::new();
         let mut next = Some(Ok(head.freeze()));
         let result: Result<()> = async {
             while let Some(chunk) = next.take() {
@@ -224,6 +233,7 @@ impl Upload {
                     ));
                 }
                 kept.extend_from_slice(&chunk);
+                md5.update(&chunk);
                 w.write(chunk).await.infra()?;
                 next = stream.next().await;
             }
@@ -267,6 +277,8 @@ impl Upload {
             size,
             width: d.width.map(i64::from),
             height: d.height.map(i64::from),
+            md5: hex::encode(md5.finalize()),
+            frames: d.frames,
             technical: d.technical,
         });
         Ok(())
@@ -280,11 +292,14 @@ impl Upload {
     }
 
     fn build_media(&mut self, now: i64) -> Result<Vec<Media>> {
-        let payload = self.payload.take();
-        if !self.files.is_empty() && payload.is_none() {
-            return Err(Error::structure("the request has files but no 'payload' part with their tags"));
+        // Without a payload part every file gets default tags by field name and media type.
+        let defaulted = !self.payload_part;
+        let mut payload = self.payload.take().unwrap_or_default();
+        if defaulted {
+            for f in &self.files {
+                payload.tags.insert(f.field.clone(), default_tags(&f.field, f.sniffed.media_type()));
+            }
         }
-        let mut payload = payload.unwrap_or_default();
         for named in payload.tags.keys().chain(payload.media_meta.keys()) {
             if !self.files.iter().any(|f| &f.field == named) {
                 return Err(Error::value(format!("the payload names file '{named}', which was not sent")));
@@ -313,10 +328,19 @@ impl Upload {
                     width: f.width,
                     height: f.height,
                 },
+                original_info: OriginalInfo {
+                    md5: Some(f.md5.clone()),
+                    size: f.size as i64,
+                    mime_type: f.sniffed.content_type().to_string(),
+                },
+                frames: f.frames.clone(),
                 meta_data: payload.media_meta.remove(&f.field).unwrap_or_else(|| Value::Object(Map::new())),
                 technical_meta_data: {
                     let mut t = f.technical.clone();
                     t.insert("field_name".into(), Value::from(f.field.clone()));
+                    if defaulted {
+                        t.insert("tags_defaulted".into(), Value::Bool(true));
+                    }
                     Value::Object(t)
                 },
                 time_created: t,
@@ -417,6 +441,7 @@ struct Derived {
     preview: Option<Vec<u8>>,
     width: Option<u32>,
     height: Option<u32>,
+    frames: Option<Vec<ShotFrame>>,
     technical: Map<String, Value>,
 }
 
@@ -425,7 +450,8 @@ impl App {
     /// it cannot be decoded — the analysis reports why — but when it can, it gets its first frame
     /// as the thumbnail and, for a shots set, an MP4 preview.
     async fn derive(&self, sniffed: Sniffed, bytes: Bytes, field: &str) -> Result<Derived> {
-        let mut d = Derived { thumb: None, preview: None, width: None, height: None, technical: Map::new() };
+        let mut d =
+            Derived { thumb: None, preview: None, width: None, height: None, frames: None, technical: Map::new() };
         let max_pixels = self.cfg().limits.max_image_pixels;
         match sniffed.media_type() {
             MediaType::Image => {
@@ -459,11 +485,24 @@ impl App {
             }
             MediaType::ShotsSet => {
                 let limits = crate::frames::ShotsLimits { max_pixels, ..self.cfg().shots };
-                let frames = tokio::task::spawn_blocking(move || crate::frames::shots_frames(&bytes, limits))
+                let frames = tokio::task::spawn_blocking(move || crate::frames::named_shots_frames(&bytes, limits))
                     .await
                     .map_err(Error::internal)?;
                 match frames {
-                    Ok(frames) => {
+                    // A shots set with no image in it is no media at all.
+                    Err(MediaError::EmptyArchive) => {
+                        return Err(Error::value(format!(
+                            "shots set '{field}' holds no image: send a ZIP (or tar.gz) of JPEG/PNG frames"
+                        )));
+                    }
+                    Ok(named) => {
+                        d.frames = Some(
+                            named
+                                .iter()
+                                .map(|(name, f)| ShotFrame { name: name.clone(), width: f.width(), height: f.height() })
+                                .collect(),
+                        );
+                        let frames: Vec<image::RgbImage> = named.into_iter().map(|(_, f)| f).collect();
                         let first = image::DynamicImage::ImageRgb8(frames[0].clone());
                         (d.width, d.height) = (Some(first.width()), Some(first.height()));
                         d.technical.insert("frames".into(), Value::from(frames.len()));

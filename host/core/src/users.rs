@@ -109,7 +109,7 @@ fn role_of(u: &User) -> Role {
 }
 
 impl App {
-    async fn visible_user(&self, p: &Principal, id: Uuid) -> Result<User> {
+    pub(crate) async fn visible_user(&self, p: &Principal, id: Uuid) -> Result<User> {
         let u = users::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("user"))?;
         if !p.can_read_user(u.user_id, u.company_id) {
             return Err(Error::not_found("user"));
@@ -208,7 +208,10 @@ impl App {
     pub async fn patch_user(&self, p: &Principal, id: Uuid, patch: UserPatch) -> Result<User> {
         let mut u = self.visible_user(p, id).await?;
         if !p.can_manage_user(u.company_id, role_of(&u)) {
-            return Err(Error::forbidden());
+            if u.user_id != p.user_id {
+                return Err(Error::forbidden());
+            }
+            return self.patch_own_names(p, u, patch).await;
         }
         if let Some(t) = &patch.user_type {
             let (t, a, s) = normalize_type(t)?;
@@ -267,6 +270,51 @@ impl App {
         self.visible_user(p, id).await
     }
 
+    /// Users who cannot manage themselves (CLIENT, CLIENT OPERATOR, OPERATOR, service accounts)
+    /// may change their own names. The object they read may be sent back whole: other fields are
+    /// accepted when unchanged and refused when changed.
+    async fn patch_own_names(&self, p: &Principal, mut u: User, patch: UserPatch) -> Result<User> {
+        let same = |v: Option<bool>, cur: bool| v.is_none_or(|v| v == cur);
+        let type_same = match &patch.user_type {
+            None => true,
+            Some(t) => {
+                let (ty, admin, service) = normalize_type(t)?;
+                ty == u.user_type && same(admin, u.is_admin) && same(service, u.is_service)
+            }
+        };
+        let unchanged = type_same
+            && patch.email.as_deref().is_none_or(|e| e.trim().eq_ignore_ascii_case(&u.email))
+            && patch.company_id.is_none_or(|c| c == u.company_id)
+            && same(patch.is_admin, u.is_admin)
+            && same(patch.is_service, u.is_service)
+            && same(patch.is_active, u.is_active)
+            && same(patch.can_start_analyse_biometry, u.can_start_analyse_biometry)
+            && same(patch.can_start_analyse_quality, u.can_start_analyse_quality)
+            && same(patch.can_start_analyse_collection, u.can_start_analyse_collection);
+        if !unchanged {
+            return Err(Error::new(
+                Code::AuthForbidden,
+                "you may change only your own first_name, last_name and middle_name",
+            ));
+        }
+        for name in [&patch.first_name, &patch.last_name, &patch.middle_name].into_iter().flatten() {
+            if name.chars().count() > 150 || name.chars().any(char::is_control) {
+                return Err(Error::value("names are at most 150 printable characters"));
+            }
+        }
+        if let Some(v) = patch.first_name {
+            u.first_name = v;
+        }
+        if let Some(v) = patch.last_name {
+            u.last_name = v;
+        }
+        if patch.middle_name.is_some() {
+            u.middle_name = patch.middle_name;
+        }
+        users::update(&mut self.store(), &u, now_micros()).await.infra()?;
+        self.visible_user(p, u.user_id).await
+    }
+
     pub async fn delete_user(&self, p: &Principal, id: Uuid) -> Result<()> {
         let u = self.visible_user(p, id).await?;
         if !p.can_manage_user(u.company_id, role_of(&u)) {
@@ -301,10 +349,9 @@ impl App {
         let hash = crypto::hash_password(c.new_password).await?;
         let mut tx = self.store().begin().await.infra()?;
         users::set_password(&mut tx, id, &hash, now_micros()).await.infra()?;
-        // Someone else's password was reset: their sessions end.
-        if manager {
-            sessions::delete_for_user(&mut tx, id).await.infra()?;
-        }
+        // Someone else's password was reset: their sessions end. One's own: the others end.
+        let keep = if manager { None } else { p.session_id };
+        sessions::delete_for_user_except(&mut tx, id, keep).await.infra()?;
         tx.commit().await.infra()?;
         Ok(())
     }

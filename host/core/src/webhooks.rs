@@ -127,23 +127,67 @@ impl App {
             // The analysis or folder was deleted meanwhile: nothing left to tell.
             return jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra().map(|_| ());
         };
-        let body = body.to_string();
+        let (status, error, ms) = self.post_signed(&url, &event, body.to_string(), company, job.job_id).await?;
+        let delivery = Delivery {
+            delivery_id: Uuid::new_v4(),
+            job_id: job.job_id,
+            company_id: company,
+            analyse_id: Some(analyse_id),
+            folder_id: job.payload["folder_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
+            event,
+            url: url.clone(),
+            attempt: job.attempts,
+            status_code: status,
+            error,
+            duration_ms: ms,
+            time_created: 0.0,
+        };
+        self.settle_delivery(owner, job, &delivery).await
+    }
+
+    /// Records one delivery attempt and completes its job, or schedules a retry, or gives up.
+    pub(crate) async fn settle_delivery(&self, owner: &str, job: &Job, delivery: &Delivery) -> Result<()> {
+        webhooks::record(&mut self.store(), delivery, now_micros()).await.infra()?;
+        match &delivery.error {
+            None => {
+                jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra()?;
+            }
+            Some(reason) => {
+                tracing::warn!(url = %delivery.url, attempt = job.attempts, %reason, "webhook delivery failed");
+                if !self.retry_or_give_up(owner, job, reason).await? {
+                    jobs::fail(&mut self.store(), job, owner, reason, now_micros()).await.infra()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// POSTs `body` to `url` once, signed with the company's secret (or the server's), after the
+    /// destination check; returns the HTTP status, the failure if any, and the duration in ms.
+    pub(crate) async fn post_signed(
+        &self,
+        url: &str,
+        event: &str,
+        body: String,
+        company: Uuid,
+        delivery: Uuid,
+    ) -> Result<(Option<i64>, Option<String>, i64)> {
         let secret = match webhooks::company_hook(&mut self.store(), company).await.infra()? {
             Some((_, Some(s))) => Some(s),
             _ => self.cfg().jobs.webhook_secret.clone(),
         };
         let started = std::time::Instant::now();
-        let result = match check_destination(&url, self.cfg().jobs.webhook_allow_private).await {
+        let result = match check_destination(url, self.cfg().jobs.webhook_allow_private).await {
             Err(e) => Err(e),
             Ok(()) => {
                 let ts = (now_micros() / 1_000_000).to_string();
                 let mut req = self
                     .inner
                     .http
-                    .post(&url)
+                    .post(url)
                     .header("Content-Type", "application/json")
-                    .header("X-Vigil-Event", &event)
-                    .header("X-Vigil-Delivery", job.job_id.to_string())
+                    .header("X-Vigil-Event", event)
+                    .header("X-Vigil-Delivery", delivery.to_string())
                     .header("X-Vigil-Timestamp", &ts);
                 if let Some(s) = &secret {
                     let sig = crate::crypto::hmac_sha256_hex(s.as_bytes(), format!("{ts}.{body}").as_bytes());
@@ -156,37 +200,10 @@ impl App {
             }
         };
         let ms = started.elapsed().as_millis() as i64;
-        let (status, error) = match &result {
-            Ok(s) => (Some(i64::from(*s)), (!(200..300).contains(s)).then(|| format!("HTTP {s}"))),
-            Err(e) => (None, Some(e.clone())),
-        };
-        let delivery = Delivery {
-            delivery_id: Uuid::new_v4(),
-            job_id: job.job_id,
-            company_id: company,
-            analyse_id: Some(analyse_id),
-            folder_id: job.payload["folder_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
-            event,
-            url: url.clone(),
-            attempt: job.attempts,
-            status_code: status,
-            error: error.clone(),
-            duration_ms: ms,
-            time_created: 0.0,
-        };
-        webhooks::record(&mut self.store(), &delivery, now_micros()).await.infra()?;
-        match error {
-            None => {
-                jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra()?;
-            }
-            Some(reason) => {
-                tracing::warn!(%url, attempt = job.attempts, %reason, "webhook delivery failed");
-                if !self.retry_or_give_up(owner, job, &reason).await? {
-                    jobs::fail(&mut self.store(), job, owner, &reason, now_micros()).await.infra()?;
-                }
-            }
-        }
-        Ok(())
+        Ok(match result {
+            Ok(s) => (Some(i64::from(s)), (!(200..300).contains(&s)).then(|| format!("HTTP {s}")), ms),
+            Err(e) => (None, Some(e), ms),
+        })
     }
 
     fn can_manage_webhook(p: &Principal, company: Uuid) -> bool {

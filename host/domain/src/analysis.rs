@@ -246,8 +246,9 @@ fn upper_list(key: &str, v: &str, allowed: Option<&[&str]>) -> Result<Vec<String
 }
 
 fn time(key: &str, v: &str) -> Result<Micros> {
-    parse_unix_secs(v)
-        .ok_or_else(|| Error::new(Code::InvalidType, format!("'{key}' must be a UNIX timestamp in seconds, got '{v}'")))
+    parse_unix_secs(v).ok_or_else(|| {
+        Error::new(Code::InvalidType, format!("'{key}' must be a UNIX timestamp (seconds or milliseconds), got '{v}'"))
+    })
 }
 
 impl AnalysisFilter {

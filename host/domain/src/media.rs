@@ -174,9 +174,35 @@ pub fn validate_tags(tags: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Tags for a file sent without a `payload` part (a web app uploading one file): a field named
+/// after a known tag (`-F photo_id_front=@front.jpg`) takes that tag, with `video_selfie` beside a
+/// gesture tag; otherwise an image is a `photo_selfie` and a video or shots set a blank-gesture
+/// selfie video, so that the analyses a client most likely wants select it.
+pub fn default_tags(field: &str, media_type: MediaType) -> Vec<String> {
+    let field = field.trim().to_ascii_lowercase();
+    if KNOWN_TAGS.contains(&field.as_str()) {
+        if field.starts_with("video_selfie_") {
+            return vec!["video_selfie".to_string(), field];
+        }
+        return vec![field];
+    }
+    match media_type {
+        MediaType::Image => vec!["photo_selfie".to_string()],
+        MediaType::Video | MediaType::ShotsSet => vec!["video_selfie".to_string(), "video_selfie_blank".to_string()],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_tags_by_field_and_type() {
+        assert_eq!(default_tags("file", MediaType::Image), vec!["photo_selfie"]);
+        assert_eq!(default_tags("Photo_ID_Front", MediaType::Image), vec!["photo_id_front"]);
+        assert_eq!(default_tags("video_selfie_left", MediaType::Video), vec!["video_selfie", "video_selfie_left"]);
+        assert_eq!(default_tags("video", MediaType::ShotsSet), vec!["video_selfie", "video_selfie_blank"]);
+    }
 
     #[test]
     fn sniffs_magic_numbers() {

@@ -61,6 +61,12 @@ pub struct Media {
     /// Shots sets: the MP4 rebuilt from their frames (as `video_url`).
     pub preview_url: Option<String>,
     pub info: MediaInfo,
+    /// The file as received: MD5 (hex, computed while it streamed in; null for files stored
+    /// before Vigil recorded it), size in bytes and MIME type.
+    pub original_info: OriginalInfo,
+    /// Shots sets: their image entries, in the order they are analysed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<ShotFrame>>,
     #[schema(value_type = Object)]
     pub meta_data: Value,
     #[schema(value_type = Object)]
@@ -83,6 +89,23 @@ pub struct MediaInfo {
     pub content_type: String,
     pub width: Option<i64>,
     pub height: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
+pub struct OriginalInfo {
+    pub md5: Option<String>,
+    pub size: i64,
+    #[serde(rename = "mime-type")]
+    pub mime_type: String,
+}
+
+/// One image of a shots set.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ShotFrame {
+    /// The entry's name inside the archive.
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -45,6 +45,10 @@ pub struct Principal {
     pub can_start_analyse_quality: bool,
     pub can_start_analyse_biometry: bool,
     pub can_start_analyse_collection: bool,
+    /// The session the request came with (absent for CLI callers).
+    pub session_id: Option<Uuid>,
+    /// When that session's access token expires, after this request slid it.
+    pub session_expires: Option<crate::time::Micros>,
 }
 
 /// Which rows a list query may return.
@@ -172,6 +176,8 @@ mod tests {
 
     fn p(role: Role, company: Uuid) -> Principal {
         Principal {
+            session_id: None,
+            session_expires: None,
             user_id: Uuid::new_v4(),
             company_id: company,
             role,

@@ -7,10 +7,20 @@ pub fn micros_to_secs(m: Micros) -> f64 {
     m as f64 / 1_000_000.0
 }
 
-/// Parses a filter value such as `1700000000` or `1700000000.25` into microseconds.
+/// Above this a timestamp is read as milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
+const MILLIS_FROM: f64 = 1.0e11;
+
+/// Parses a filter value such as `1700000000` or `1700000000.25` into microseconds. JavaScript
+/// clients send `Date.now()` milliseconds (`1700000000000`); those are recognised by size.
 pub fn parse_unix_secs(s: &str) -> Option<Micros> {
-    let v: f64 = s.trim().parse().ok()?;
-    if !v.is_finite() || v.abs() > 1.0e12 {
+    let mut v: f64 = s.trim().parse().ok()?;
+    if !v.is_finite() {
+        return None;
+    }
+    if v.abs() >= MILLIS_FROM {
+        v /= 1000.0;
+    }
+    if v.abs() >= MILLIS_FROM {
         return None;
     }
     Some((v * 1_000_000.0).round() as Micros)
@@ -51,5 +61,8 @@ mod tests {
         assert_eq!(parse_unix_secs("1.5"), Some(1_500_000));
         assert_eq!(parse_unix_secs("abc"), None);
         assert_eq!(parse_unix_secs("NaN"), None);
+        assert_eq!(parse_unix_secs("1700000000123"), Some(1_700_000_000_123_000));
+        assert_eq!(parse_unix_secs("1700000000"), Some(1_700_000_000_000_000));
+        assert_eq!(parse_unix_secs("1e20"), None);
     }
 }

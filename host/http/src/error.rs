@@ -1,6 +1,5 @@
 //! The Oz error body `{error_code, error_message, details}` for every failure.
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -28,7 +27,7 @@ impl IntoResponse for ApiError {
             e.details.unwrap_or(serde_json::Value::Null)
         };
         let body = json!({ "error_code": e.code.number(), "error_message": e.message, "details": details });
-        (status, Json(body)).into_response()
+        (status, crate::reply::OzJson(body)).into_response()
     }
 }
 

@@ -14,13 +14,55 @@ fn header_token(parts: &Parts) -> Option<String> {
     parts.headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
+/// The response header telling a client when its access token expires (UNIX seconds), set on
+/// every authenticated answer since each request slides the expiry.
+pub const EXPIRY_HEADER: &str = "x-forensic-access-token-expire-date";
+
+/// Where the authenticated caller's session expiry is left for the response (see
+/// [`crate::expiry_header`]).
+#[derive(Clone, Default)]
+pub struct ExpirySlot(pub std::sync::Arc<std::sync::Mutex<Option<i64>>>);
+
+fn note_expiry(parts: &Parts, p: &Principal) {
+    if let (Some(slot), Some(t)) = (parts.extensions.get::<ExpirySlot>(), p.session_expires)
+        && let Ok(mut v) = slot.0.lock()
+    {
+        *v = Some(t);
+    }
+}
+
 /// The authenticated caller.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        Ok(Auth(app.authenticate(header_token(parts).as_deref()).await?))
+        let p = app.authenticate(header_token(parts).as_deref()).await?;
+        note_expiry(parts, &p);
+        Ok(Auth(p))
+    }
+}
+
+/// The client's address and user agent, kept with a new session. Behind a reverse proxy on the
+/// same host (a loopback peer), the first `X-Forwarded-For` address is the client's.
+pub struct Client(pub vigil_core::auth::ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = || {
+            let v = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+            v.split(',').next().map(|s| s.trim().to_string()).filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        };
+        let ip = match peer {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip.to_string())),
+            Some(ip) => Some(ip.to_string()),
+            None => None,
+        };
+        let user_agent =
+            parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Ok(Client(vigil_core::auth::ClientInfo { ip, user_agent }))
     }
 }
 
@@ -47,14 +89,19 @@ impl FromRequestParts<App> for MaybeAuth {
         };
         match header_token(parts).or_else(from_query) {
             None => Ok(MaybeAuth(None)),
-            Some(t) => Ok(MaybeAuth(Some(app.authenticate(Some(&t)).await?))),
+            Some(t) => {
+                let p = app.authenticate(Some(&t)).await?;
+                note_expiry(parts, &p);
+                Ok(MaybeAuth(Some(p)))
+            }
         }
     }
 }
 
 /// A JSON body, read whatever the `Content-Type` says: clients have shipped JSON labelled
-/// `application/x-www-form-urlencoded` or `text/plain` (`curl -d`), and Oz reads it. An empty
-/// body reads as `{}`; malformed JSON is INVALID STRUCTURE.
+/// `application/x-www-form-urlencoded` or `text/plain` (`curl -d`), and Oz reads it. A body that
+/// is not JSON but form-encoded (`a=1&credentials.email=x`, `credentials[email]=x`) is read as
+/// the object its fields spell. An empty body reads as `{}`; anything else is INVALID STRUCTURE.
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<App> for Json<T> {
@@ -64,7 +111,69 @@ impl<T: DeserializeOwned> FromRequest<App> for Json<T> {
             .await
             .map_err(|r| Error::structure(format!("unreadable request body: {}", r.body_text())))?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(body).map(Json).map_err(|e| Error::structure(format!("invalid JSON body: {e}")).into())
+        let json_err = match serde_json::from_slice(body) {
+            Ok(v) => return Ok(Json(v)),
+            Err(e) => e,
+        };
+        let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        if !matches!(first, Some(b'{') | Some(b'['))
+            && let Some(v) = form_body(body)
+        {
+            return Ok(Json(v));
+        }
+        Err(Error::structure(format!("invalid JSON body: {json_err}")).into())
+    }
+}
+
+/// Reads a form-encoded body into `T`: first with every value a string, then with values that
+/// read as JSON scalars (`true`, `12`, `null`) or JSON documents taken as such.
+fn form_body<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    if pairs.is_empty() || pairs.iter().any(|(k, _)| k.is_empty()) {
+        return None;
+    }
+    let build = |typed: bool| {
+        let mut root = serde_json::Map::new();
+        for (k, v) in &pairs {
+            let value = if typed {
+                serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()))
+            } else {
+                serde_json::Value::String(v.clone())
+            };
+            insert_path(&mut root, &form_key_path(k), value);
+        }
+        serde_json::Value::Object(root)
+    };
+    serde_json::from_value(build(false)).ok().or_else(|| serde_json::from_value(build(true)).ok())
+}
+
+/// `credentials.email` and `credentials[email]` both name `{"credentials": {"email": …}}`.
+fn form_key_path(k: &str) -> Vec<String> {
+    k.split(['.', '[']).map(|s| s.trim_end_matches(']').to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+fn insert_path(map: &mut serde_json::Map<String, serde_json::Value>, path: &[String], v: serde_json::Value) {
+    let Some((head, rest)) = path.split_first() else { return };
+    if rest.is_empty() {
+        // A repeated key (`tags=a&tags=b`) becomes a list.
+        match map.get_mut(head) {
+            Some(serde_json::Value::Array(a)) => a.push(v),
+            Some(old) => {
+                let prev = old.take();
+                *old = serde_json::Value::Array(vec![prev, v]);
+            }
+            None => {
+                map.insert(head.clone(), v);
+            }
+        }
+        return;
+    }
+    let child = map.entry(head.clone()).or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !child.is_object() {
+        *child = serde_json::Value::Object(Default::default());
+    }
+    if let serde_json::Value::Object(m) = child {
+        insert_path(m, rest, v);
     }
 }
 
@@ -94,7 +203,58 @@ impl FromRequest<App> for Multipart {
     }
 }
 
+/// A folder-creation body: multipart as usual, or anything else read as the payload alone. Old
+/// clients create an empty folder with a bodiless `POST /api/folders` labelled form-urlencoded.
+pub enum UploadBody {
+    Parts(axum::extract::Multipart),
+    Plain(axum::body::Bytes),
+}
+
+impl FromRequest<App> for UploadBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/"));
+        if multipart {
+            return Ok(UploadBody::Parts(Multipart::from_request(req, app).await?.0));
+        }
+        // Without file parts the body is at most a payload document.
+        let bytes = axum::body::to_bytes(req.into_body(), 1 << 20).await.map_err(|e| {
+            Error::structure(format!("a folder body without files must be a JSON payload under 1 MiB: {e}"))
+        })?;
+        Ok(UploadBody::Plain(bytes))
+    }
+}
+
 /// A path id that must be a UUID.
 pub fn parse_id(what: &str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| Error::value(format!("{what} '{raw}' is not a valid UUID")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_body;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn form_fields_read_as_objects() {
+        let v: Value = form_body(b"credentials.email=a%40b.c&credentials[password]=p+w").unwrap();
+        assert_eq!(v, json!({"credentials": {"email": "a@b.c", "password": "p w"}}));
+        let v: Value = form_body(b"tags=a&tags=b").unwrap();
+        assert_eq!(v, json!({"tags": ["a", "b"]}));
+        #[derive(serde::Deserialize)]
+        struct Typed {
+            n: i64,
+            ok: bool,
+            name: String,
+        }
+        // Strings first: a name made of digits stays a string; typed fields fall back to JSON.
+        let t: Typed = form_body(b"n=5&ok=true&name=x").unwrap();
+        assert_eq!((t.n, t.ok, t.name.as_str()), (5, true, "x"));
+        assert!(form_body::<Value>(b"").is_none());
+        assert!(form_body::<Value>(b"=x").is_none());
+    }
 }

@@ -6,6 +6,7 @@
 
 mod error;
 mod extract;
+mod reply;
 mod routes;
 
 pub use error::ApiError;
@@ -68,6 +69,7 @@ pub fn router(app: App) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(axum::middleware::from_fn(expiry_header))
         // Outermost first: id → sensitive headers hidden → trace span carrying the id.
         .layer(
             tower::ServiceBuilder::new()
@@ -83,6 +85,21 @@ pub fn router(app: App) -> Router {
                 .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(app)
+}
+
+/// Sets [`extract::EXPIRY_HEADER`] on answers to authenticated requests.
+async fn expiry_header(mut req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let slot = extract::ExpirySlot::default();
+    req.extensions_mut().insert(slot.clone());
+    let mut res = next.run(req).await;
+    let expires = slot.0.lock().ok().and_then(|v| *v);
+    if let Some(t) = expires {
+        let secs = format!("{}", vigil_domain::time::micros_to_secs(t));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&secs) {
+            res.headers_mut().insert(extract::EXPIRY_HEADER, v);
+        }
+    }
+    res
 }
 
 /// Oz clients use `/api/...` paths with and without a trailing slash; routes are declared without
@@ -109,5 +126,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let svc = tower::util::MapRequestLayer::new(trim_api_slash).layer(router(app));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(svc)).with_graceful_shutdown(shutdown).await
+    let make = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(svc);
+    axum::serve(listener, make).with_graceful_shutdown(shutdown).await
 }

@@ -21,6 +21,7 @@ pub enum Val {
     Int(i64),
     OptInt(Option<i64>),
     Bool(bool),
+    Float(f64),
 }
 
 impl From<&str> for Val {
@@ -56,6 +57,11 @@ impl From<i64> for Val {
 impl From<Option<i64>> for Val {
     fn from(i: Option<i64>) -> Self {
         Val::OptInt(i)
+    }
+}
+impl From<f64> for Val {
+    fn from(f: f64) -> Self {
+        Val::Float(f)
     }
 }
 impl From<bool> for Val {
@@ -169,6 +175,7 @@ macro_rules! bound {
                 Val::Int(i) => q.bind(i),
                 Val::OptInt(i) => q.bind(i),
                 Val::Bool(b) => q.bind(b),
+                Val::Float(f) => q.bind(f),
             };
         }
         q
@@ -206,6 +213,19 @@ impl Dialect {
                 sql.push(")");
             }
         }
+    }
+}
+
+impl Dialect {
+    /// Appends a condition true when the JSON list of strings in `col` holds any of `values`.
+    pub fn json_array_has_any(self, sql: &mut Sql, col: &str, values: &[String]) {
+        match self {
+            Dialect::Sqlite => sql.push(&format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE json_each.value IN ")),
+            Dialect::Postgres => sql.push(&format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements_text(({col})::jsonb) AS t(v) WHERE t.v IN "
+            )),
+        };
+        sql.bind_list(values.iter().cloned()).push(")");
     }
 }
 

@@ -49,7 +49,29 @@ pub async fn get(ex: &mut impl Exec, id: Uuid) -> Result<Option<Folder>> {
 
 /// Lists folders visible in `scope` that match `f`; the total is absent with `total_omit`.
 pub async fn list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<(Vec<Folder>, Option<i64>)> {
-    let dialect = ex.dialect();
+    let (w, order) = list_filter(ex.dialect(), scope, f);
+    crate::page(ex, "folders", COLS, w, &order, f.paging, row).await
+}
+
+/// The database's plan for the page query of [`list`] (`EXPLAIN`), one line per row: how an
+/// operator (and a test) sees which indexes a filter uses.
+pub async fn explain_list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<Vec<String>> {
+    let (w, order) = list_filter(ex.dialect(), scope, f);
+    let mut q =
+        Sql { text: format!("EXPLAIN SELECT {COLS} FROM folders{} ORDER BY {order} LIMIT ", w.text), params: w.params };
+    q.bind(f.paging.limit).push(" OFFSET ").bind(f.paging.offset);
+    match ex.dialect() {
+        crate::Dialect::Postgres => ex.fetch_all(q, |r| r.text("QUERY PLAN")).await,
+        // SQLite's EXPLAIN lists bytecode; its plan is EXPLAIN QUERY PLAN.
+        crate::Dialect::Sqlite => {
+            q.text = q.text.replacen("EXPLAIN", "EXPLAIN QUERY PLAN", 1);
+            ex.fetch_all(q, |r| r.text("detail")).await
+        }
+    }
+}
+
+/// The `WHERE` clause and `ORDER BY` of a folder list.
+fn list_filter(dialect: crate::Dialect, scope: Scope, f: &FolderFilter) -> (Sql, String) {
     let mut w = Sql::new(" WHERE 1=1");
     crate::push_scope(&mut w, scope, (" AND user_id = ", ""));
     let ranges = [
@@ -86,12 +108,13 @@ pub async fn list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) -> Result<
             w.push(" = ").bind(m.value.as_str());
         }
     }
+    crate::result_filter::push(&mut w, dialect, "folders.folder_id", &f.results);
     let col = match f.sorting.field {
         SortField::TimeCreated => "time_created",
         SortField::TimeUpdated => "time_updated",
     };
     let dir = if f.sorting.descending { "DESC" } else { "ASC" };
-    crate::page(ex, "folders", COLS, w, &format!("{col} {dir}, folder_id {dir}"), f.paging, row).await
+    (w, format!("{col} {dir}, folder_id {dir}"))
 }
 
 /// Writes the editable fields of `f`.

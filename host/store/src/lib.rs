@@ -13,6 +13,8 @@ pub mod jobs;
 pub mod media;
 pub mod meta;
 pub mod plugins;
+pub mod restores;
+mod result_filter;
 pub mod sessions;
 pub mod users;
 pub mod webhooks;

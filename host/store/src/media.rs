@@ -2,11 +2,11 @@
 
 use crate::{Exec, Result, Row, Sql};
 use uuid::Uuid;
-use vigil_domain::model::{Media, MediaInfo};
+use vigil_domain::model::{Media, MediaInfo, OriginalInfo};
 use vigil_domain::time::Micros;
 
 const COLS: &str = "media_id, folder_id, company_id, original_name, media_type, tags, blob_key, thumb_key, \
-     preview_key, snapshot_key, content_type, size, width, height, meta_data, technical_meta_data, time_created, time_updated";
+     preview_key, snapshot_key, content_type, size, width, height, md5, frames, meta_data, technical_meta_data, time_created, time_updated";
 
 fn row(r: &dyn Row) -> Result<Media> {
     let tags = serde_json::from_value(r.json("tags")?)
@@ -27,6 +27,18 @@ fn row(r: &dyn Row) -> Result<Media> {
             content_type: r.text("content_type")?,
             width: r.opt_int("width")?,
             height: r.opt_int("height")?,
+        },
+        original_info: OriginalInfo {
+            md5: r.opt_text("md5")?,
+            size: r.int("size")?,
+            mime_type: r.text("content_type")?,
+        },
+        frames: match r.opt_text("frames")? {
+            Some(t) => Some(
+                serde_json::from_str(&t)
+                    .map_err(|e| crate::StoreError::Corrupt { column: "frames".into(), reason: e.to_string() })?,
+            ),
+            None => None,
         },
         meta_data: r.json("meta_data")?,
         technical_meta_data: r.json("technical_meta_data")?,
@@ -50,7 +62,12 @@ pub async fn insert(ex: &mut impl Exec, m: &Media, now: Micros) -> Result<()> {
     q.push(", ").bind(m.blob_key.as_str()).push(", ").bind(m.thumb_key.clone()).push(", ");
     q.bind(m.preview_key.clone()).push(", ").bind(m.snapshot_key.clone()).push(", ");
     q.bind(m.info.content_type.as_str()).push(", ").bind(m.info.size).push(", ").bind(m.info.width);
-    q.push(", ").bind(m.info.height).push(", ").bind(&m.meta_data).push(", ").bind(&m.technical_meta_data);
+    q.push(", ").bind(m.info.height).push(", ").bind(m.original_info.md5.clone()).push(", ");
+    q.bind(m.frames.as_ref().map(|f| serde_json::to_string(f).unwrap_or_default()))
+        .push(", ")
+        .bind(&m.meta_data)
+        .push(", ")
+        .bind(&m.technical_meta_data);
     q.push(", ").bind(now).push(", ").bind(now).push(")");
     ex.execute(q).await.map(|_| ())
 }
@@ -69,6 +86,25 @@ pub async fn of_folders(ex: &mut impl Exec, folder_ids: &[Uuid]) -> Result<Vec<M
     let mut q = Sql::new(&format!("SELECT {COLS} FROM media WHERE folder_id IN "));
     q.bind_list(folder_ids.iter().copied()).push(" ORDER BY time_created, media_id");
     ex.fetch_all(q, row).await
+}
+
+/// One folder's media, in upload order, filtered by type and by tag (any of them).
+pub async fn list_in_folder(
+    ex: &mut impl Exec,
+    folder_id: Uuid,
+    f: &vigil_domain::filter::MediaFilter,
+) -> Result<(Vec<Media>, Option<i64>)> {
+    let dialect = ex.dialect();
+    let mut w = Sql::new(" WHERE folder_id = ");
+    w.bind(folder_id);
+    if !f.media_types.is_empty() {
+        w.push(" AND media_type IN ").bind_list(f.media_types.iter().cloned());
+    }
+    if !f.tags.is_empty() {
+        w.push(" AND ");
+        dialect.json_array_has_any(&mut w, "tags", &f.tags);
+    }
+    crate::page(ex, "media", COLS, w, "time_created, media_id", f.paging, row).await
 }
 
 pub async fn count_in_folder(ex: &mut impl Exec, folder_id: Uuid) -> Result<i64> {

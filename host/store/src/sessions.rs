@@ -15,10 +15,14 @@ pub struct Session {
     pub ttl_secs: i64,
     /// Set on a pair made by refresh until its first use, which deletes the predecessor.
     pub predecessor_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub time_created: Micros,
+    pub last_used: Option<Micros>,
 }
 
-const COLS: &str =
-    "session_id, user_id, access_hash, refresh_hash, access_expires, refresh_expires, ttl_secs, predecessor_id";
+const COLS: &str = "session_id, user_id, access_hash, refresh_hash, access_expires, refresh_expires, ttl_secs, \
+     predecessor_id, ip, user_agent, time_created, last_used";
 
 fn row(r: &dyn Row) -> Result<Session> {
     Ok(Session {
@@ -30,15 +34,43 @@ fn row(r: &dyn Row) -> Result<Session> {
         refresh_expires: r.int("refresh_expires")?,
         ttl_secs: r.int("ttl_secs")?,
         predecessor_id: r.opt_uuid("predecessor_id")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
+        time_created: r.int("time_created")?,
+        last_used: r.opt_int("last_used")?,
     })
 }
 
-pub async fn insert(ex: &mut impl Exec, s: &Session, now: Micros) -> Result<()> {
-    let mut q = Sql::new(&format!("INSERT INTO sessions ({COLS}, time_created) VALUES ("));
+pub async fn insert(ex: &mut impl Exec, s: &Session) -> Result<()> {
+    let mut q = Sql::new(&format!("INSERT INTO sessions ({COLS}) VALUES ("));
     q.bind(s.session_id).push(", ").bind(s.user_id).push(", ").bind(s.access_hash.as_str()).push(", ");
     q.bind(s.refresh_hash.as_str()).push(", ").bind(s.access_expires).push(", ").bind(s.refresh_expires);
-    q.push(", ").bind(s.ttl_secs).push(", ").bind(s.predecessor_id).push(", ").bind(now).push(")");
+    q.push(", ").bind(s.ttl_secs).push(", ").bind(s.predecessor_id).push(", ").bind(s.ip.clone()).push(", ");
+    q.bind(s.user_agent.clone()).push(", ").bind(s.time_created).push(", ").bind(s.last_used).push(")");
     ex.execute(q).await.map(|_| ())
+}
+
+/// A user's sessions, newest first.
+pub async fn of_user(ex: &mut impl Exec, user_id: Uuid) -> Result<Vec<Session>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM sessions WHERE user_id = "));
+    q.bind(user_id).push(" ORDER BY time_created DESC, session_id");
+    ex.fetch_all(q, row).await
+}
+
+pub async fn get(ex: &mut impl Exec, id: Uuid) -> Result<Option<Session>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM sessions WHERE session_id = "));
+    q.bind(id);
+    ex.fetch_optional(q, row).await
+}
+
+/// Logs a user out everywhere but `keep` (the caller's own session).
+pub async fn delete_for_user_except(ex: &mut impl Exec, user_id: Uuid, keep: Option<Uuid>) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE user_id = ");
+    q.bind(user_id);
+    if let Some(k) = keep {
+        q.push(" AND session_id <> ").bind(k);
+    }
+    ex.execute(q).await
 }
 
 pub async fn by_access_hash(ex: &mut impl Exec, hash: &str) -> Result<Option<Session>> {
@@ -53,10 +85,10 @@ pub async fn by_refresh_hash(ex: &mut impl Exec, hash: &str) -> Result<Option<Se
     ex.fetch_optional(q, row).await
 }
 
-/// Slides the access expiry forward.
-pub async fn touch(ex: &mut impl Exec, id: Uuid, access_expires: Micros) -> Result<u64> {
+/// Slides the access expiry forward and records the use.
+pub async fn touch(ex: &mut impl Exec, id: Uuid, access_expires: Micros, now: Micros) -> Result<u64> {
     let mut q = Sql::new("UPDATE sessions SET access_expires = ");
-    q.bind(access_expires).push(" WHERE session_id = ").bind(id);
+    q.bind(access_expires).push(", last_used = ").bind(now).push(" WHERE session_id = ").bind(id);
     ex.execute(q).await
 }
 

@@ -161,7 +161,7 @@ pub async fn serve(
     Ok(result?)
 }
 
-/// Expired sessions are removed hourly so the table does not grow without bound.
+/// Expired sessions and restore tokens are removed hourly so the table does not grow without bound.
 async fn purge_sessions(app: App) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -170,6 +170,9 @@ async fn purge_sessions(app: App) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
             Err(e) => tracing::warn!(error = %e.message, "session purge failed"),
+        }
+        if let Err(e) = app.purge_restores().await {
+            tracing::warn!(error = %e.message, "restore-token purge failed");
         }
     }
 }

@@ -164,6 +164,12 @@ enum UserCmd {
         #[command(flatten)]
         password: PasswordSource,
     },
+    /// Print a one-time password-restore token for a user (the delivery channel for accounts
+    /// whose company has no webhook); it replaces any earlier one.
+    RestoreToken {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -282,6 +288,14 @@ async fn main() -> Result<()> {
                 UserCmd::SetPassword { email, password } => {
                     app.admin_set_password(&email, password.read()?).await.map_err(core_err)?;
                     eprintln!("password of {email} changed");
+                }
+                UserCmd::RestoreToken { email } => {
+                    let (token, expires) = app.admin_restore_token(&email).await.map_err(core_err)?;
+                    println!("{token}");
+                    eprintln!(
+                        "one-time restore token for {email}, valid until {expires:.0} (UNIX seconds); the user sends \
+                         it with a new password to POST /api/authorize/auth_restore"
+                    );
                 }
             }
             Ok(())

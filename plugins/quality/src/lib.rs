@@ -15,7 +15,11 @@
 //! Configuration: `threshold` (default 0.5), `mirrored` ("true": the videos come from a camera
 //! that mirrors, so the subject's left is the image's left), `motion_cues` ("false": the passive
 //! model alone, as before the cues existed — no gesture check either), `legacy_scores` ("true":
-//! also report `confidence_replay` and `confidence_liveness`, the pre-5.0 triple).
+//! also report `confidence_replay` and `confidence_liveness`, the pre-5.0 triple),
+//! `orientation_check` (the `orientation_portrait` / `orientation_landscape` tag against the
+//! frames, reported as `results_data.orientation`: "note", the default, only reports — the 2019
+//! iOS SDK tags every video portrait whatever the device did; "decline" declines a media whose
+//! frames contradict the tag; "off").
 
 use serde::Deserialize;
 use serde_json::json;
@@ -40,6 +44,8 @@ struct Scored {
     frames: Vec<Frame>,
     frame_count: u32,
     best: Option<(f32, u32, Image)>,
+    /// The first frame's width and height.
+    dims: Option<(u32, u32)>,
 }
 
 fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginError> {
@@ -47,8 +53,12 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
     let (mut sum, mut max) = (0.0f32, 0.0f32);
     let mut frames = Vec::new();
     let mut best: Option<(f32, u32, Image)> = None;
+    let mut dims = None;
     for i in 0..count {
         let frame = m.frame(i)?;
+        if dims.is_none() {
+            dims = Some((frame.width(), frame.height()));
+        }
         let faces = vision::detect_faces(&frame)?;
         let Some(face) = faces.into_iter().max_by(|a, b| {
             let area = |f: &vision::Face| f.box_.width as f32 * f.box_.height as f32 * f.score;
@@ -99,7 +109,25 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
     if frames.is_empty() {
         return Err(PluginError::InvalidInput(format!("media {}: no face found in {count} frame(s)", m.id())));
     }
-    Ok(Scored { passive: sum / frames.len() as f32, max_spoofing: max, frames, frame_count: count, best })
+    Ok(Scored { passive: sum / frames.len() as f32, max_spoofing: max, frames, frame_count: count, best, dims })
+}
+
+/// How the orientation check treats a media whose frames contradict its `orientation_*` tag.
+#[derive(Clone, Copy, PartialEq)]
+enum OrientationCheck {
+    Off,
+    Note,
+    Decline,
+}
+
+/// The orientation tag against the frames: `None` without a tag or frames, else the finding.
+/// Frames within 10 % of square agree with either tag.
+fn orientation(tags: &[String], dims: Option<(u32, u32)>) -> Option<serde_json::Value> {
+    let tag = tags.iter().find(|t| *t == "orientation_portrait" || *t == "orientation_landscape")?;
+    let (w, h) = dims?;
+    let (w, h) = (w as f32, h as f32);
+    let agrees = if tag == "orientation_portrait" { w <= h * 1.1 } else { h <= w * 1.1 };
+    Some(json!({"tag": tag, "width": w as u32, "height": h as u32, "matches": agrees}))
 }
 
 fn round(v: f32) -> f64 {
@@ -121,6 +149,16 @@ impl Guest for Quality {
         let legacy = flag("legacy_scores");
         let mirrored = flag("mirrored");
         let cues = !config::get("motion_cues").is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        let orientation_check = match config::get("orientation_check").as_deref().map(str::trim) {
+            None | Some("note") => OrientationCheck::Note,
+            Some("decline") => OrientationCheck::Decline,
+            Some("off") => OrientationCheck::Off,
+            Some(other) => {
+                return Err(PluginError::InvalidInput(format!(
+                    "orientation_check must be note, decline or off, got '{other}'"
+                )));
+            }
+        };
         let rules = Rules::default();
         let want_best = p.extract_best_shot.unwrap_or(true);
         if req.media.is_empty() {
@@ -145,7 +183,10 @@ impl Guest for Quality {
                 (a.confidence_spoofing, json!(a))
             } else {
                 let p = round(s.passive);
-                (p, json!({"passive": p, "reasons": ["motion cues are off (configuration motion_cues=false): passive model only"]}))
+                (
+                    p,
+                    json!({"passive": p, "reasons": ["motion cues are off (configuration motion_cues=false): passive model only"]}),
+                )
             };
             worst = worst.max(score);
             let mut output_images = Vec::new();
@@ -161,6 +202,14 @@ impl Guest for Quality {
             });
             if let Some((_, i, _)) = &s.best {
                 data["best_shot_frame"] = json!(i);
+            }
+            if orientation_check != OrientationCheck::Off
+                && let Some(o) = orientation(&m.tags(), s.dims)
+            {
+                if o["matches"] == json!(false) && orientation_check == OrientationCheck::Decline {
+                    declined.push(json!({"media_id": m.id(), "by": "orientation"}));
+                }
+                data["orientation"] = o;
             }
             if legacy {
                 // One liveness model serves both: replay attacks are scored as spoofing.

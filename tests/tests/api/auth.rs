@@ -11,8 +11,9 @@ async fn login_and_token_errors(db: Db) {
     let a = s.admin().await;
     assert_eq!(a.token.len(), 128);
     assert!(!a.body["expire_token"].as_str().unwrap_or("").is_empty());
+    // ADMIN tokens live five years (Oz 4.0.8); other users' 15 minutes (accounts.rs).
     let exp = a.body["expire_date"].as_f64().expect("numeric expire_date");
-    assert!((exp - now() - 900.0).abs() < 30.0, "expire_date {exp} is not now + 15 min");
+    assert!((exp - now() - 5.0 * 365.0 * 86_400.0).abs() < 60.0, "expire_date {exp} is not now + 5 years");
 
     let m = oz_err(&s.login_raw(ADMIN_EMAIL, "wrong-Password1").await, 401, 7);
     assert!(m.contains("wrong"), "{m}");
@@ -54,7 +55,7 @@ async fn login_and_token_errors(db: Db) {
 both_dbs!(login_and_token_errors_t, login_and_token_errors);
 
 async fn expiry_and_sliding(db: Db) {
-    let s = Server::builder(db).set("session_ttl", "2").start().await;
+    let s = Server::builder(db).set("session_ttl", "2").set("admin_session_ttl", "2").start().await;
     let a = s.admin().await;
     // Each call slides the 2 s expiry, so 3.2 s of steady use stays logged in.
     for _ in 0..4 {
@@ -211,8 +212,12 @@ async fn session_purge(db: Db) {
             refresh_expires,
             ttl_secs: 900,
             predecessor_id: None,
+            ip: None,
+            user_agent: None,
+            time_created: now,
+            last_used: None,
         };
-        sessions::insert(&mut store, &s, now).await.unwrap();
+        sessions::insert(&mut store, &s).await.unwrap();
     }
     assert_eq!(sessions::purge_expired(&mut store, now).await.unwrap(), 1);
     assert!(sessions::by_refresh_hash(&mut store, "r0").await.unwrap().is_none());

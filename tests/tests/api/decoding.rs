@@ -2,7 +2,7 @@
 //! shots sets reach plugins as frames, get thumbnails, previews and snapshots; every kind of
 //! undecodable media is a typed error.
 
-use crate::{World, id};
+use crate::{World, id, oz_err};
 use serde_json::{Value, json};
 use vigil_tests::*;
 
@@ -163,10 +163,17 @@ async fn decode_errors(db: Db) {
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
 
+    // A shots set with no image in it is no media: refused at upload, nothing left stored.
+    let before = w.s.blob_files().len();
+    for (name, bytes) in [("empty.zip", zip_of(&[])), ("notes.zip", zip_of(&[("readme.txt", b"hello".to_vec())]))] {
+        let r = w.s.upload(&w.cadmin, "/api/folders", vec![file("p", name, bytes)], Some(payload("p"))).await;
+        assert!(oz_err(&r, 400, 4).contains("holds no image"), "{name}: {}", r.1);
+    }
+    assert_eq!(w.s.blob_files().len(), before, "no orphan blobs");
+
     // Stored, then reported by the analysis.
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("broken.mp4", mp4_bytes(8192), "unreadable_video"),
-        ("empty.zip", zip_of(&[]), "empty_shots_set"),
         ("escape.zip", zip_of(&[("../../x.jpg", as_jpeg(&astronaut))]), "bad_shots_set"),
         ("cut.zip", zip_of(&[("a.jpg", as_jpeg(&astronaut))])[..200].to_vec(), "bad_shots_set"),
         ("inner.zip", zip_of(&[("a.png", astronaut[..5000].to_vec())]), "corrupt_media"),

@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod accounts;
 mod analyses;
 mod auth;
+mod clients;
 mod companies;
+mod compat;
 mod decoding;
 mod folders;
 mod isolation;
@@ -13,6 +16,7 @@ mod liveness;
 mod media;
 mod permissions;
 mod plugins;
+mod result_filters;
 mod service;
 mod storage;
 mod uploads;

@@ -116,3 +116,61 @@ async fn static_permissions_off(db: Db) {
     assert_eq!((t.width(), t.height()), (50, 20), "small images are not enlarged");
 }
 both_dbs!(static_permissions_off_t, static_permissions_off);
+
+/// `GET /api/folders/{id}/media/`, `original_info` (MD5 computed while streaming, size, MIME
+/// type) and a shots set's frame list.
+async fn media_listing_and_info(db: Db) {
+    let w = World::new(db).await;
+    let s = &w.s;
+    let photo = test_photo("obama.jpg");
+    let frames = zip_of(&[("0002.png", png(64, 48)), ("0001.jpg", jpeg(80, 60)), ("notes.txt", b"x".to_vec())]);
+    let video = video_of("astronaut.png", 1, "mp4", 320);
+    let (st, f) = s
+        .upload(
+            &w.client,
+            "/api/folders/",
+            vec![file("p", "p.jpg", photo.clone()), file("z", "frames.zip", frames.clone()), file("v", "v.mp4", video)],
+            Some(json!({"media:tags": {"p": ["photo_selfie"], "z": ["video_selfie", "video_selfie_blank"], "v": ["video_selfie", "video_selfie_eyes"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let fid = id(&f, "folder_id");
+    let md5 = |b: &[u8]| {
+        use md5::Digest;
+        hex::encode(md5::Md5::digest(b))
+    };
+    let by_name =
+        |name: &str| f["media"].as_array().unwrap().iter().find(|m| m["original_name"] == name).cloned().unwrap();
+    let p = by_name("p.jpg");
+    assert_eq!(p["original_info"], json!({"md5": md5(&photo), "size": photo.len(), "mime-type": "image/jpeg"}));
+    let z = by_name("frames.zip");
+    assert_eq!(z["original_info"]["md5"], json!(md5(&frames)));
+    assert_eq!(z["original_info"]["mime-type"], "application/zip");
+    // Image entries in name order (what the analysis reads); other entries are not frames.
+    assert_eq!(
+        z["frames"],
+        json!([{"name": "0001.jpg", "width": 80, "height": 60}, {"name": "0002.png", "width": 64, "height": 48}])
+    );
+    assert!(p.get("frames").is_none(), "only shots sets list frames: {p}");
+
+    // The listing: upload order, paging, filters by type and tag.
+    let (st, all) = s.get(&w.client, &format!("/api/folders/{fid}/media/")).await;
+    assert_eq!(st, StatusCode::OK, "{all}");
+    assert_eq!(all["total"], 3);
+    let names: Vec<&str> =
+        all["items"].as_array().unwrap().iter().map(|m| m["original_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["p.jpg", "frames.zip", "v.mp4"]);
+    assert_eq!(all["items"][0]["original_url"], p["original_url"]);
+    let (_, page) = s.get(&w.client, &format!("/api/folders/{fid}/media?limit=1&offset=1")).await;
+    assert_eq!(page["items"][0]["original_name"], "frames.zip");
+    let (_, vids) = s.get(&w.client, &format!("/api/folders/{fid}/media/?media_type=VIDEO_FOLDER,SHOTS_SET")).await;
+    assert_eq!(vids["total"], 2);
+    let (_, eyes) = s.get(&w.client, &format!("/api/folders/{fid}/media/?tags=video_selfie_eyes,photo_id")).await;
+    assert_eq!(eyes["items"].as_array().unwrap().len(), 1);
+    assert_eq!(eyes["items"][0]["original_name"], "v.mp4");
+    oz_err(&s.get(&w.client, &format!("/api/folders/{fid}/media/?media_type=AUDIO")).await, 400, 4);
+    // Someone else's folder is not there.
+    oz_err(&s.get(&w.other, &format!("/api/folders/{fid}/media/")).await, 404, 10);
+    assert_eq!(s.get(&w.cadmin, &format!("/api/folders/{fid}/media/")).await.0, StatusCode::OK);
+}
+both_dbs!(media_listing_and_info_t, media_listing_and_info);

@@ -2,6 +2,7 @@
 
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, QueryPairs, parse_id};
+use crate::reply::OzJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -28,8 +29,8 @@ async fn request_analyses(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<AnalysesRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Vec<Analysis>>)> {
-    Ok((StatusCode::CREATED, axum::Json(app.request_analyses(&p, parse_id("folder_id", &id)?, b).await?)))
+) -> ApiResult<(StatusCode, OzJson<Vec<Analysis>>)> {
+    Ok((StatusCode::CREATED, OzJson(app.request_analyses(&p, parse_id("folder_id", &id)?, b).await?)))
 }
 
 /// Analyses of one folder, with the filters of `GET /api/analyses/`.
@@ -43,9 +44,9 @@ async fn list_folder_analyses(
     Auth(p): Auth,
     Path(id): Path<String>,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Page<Analysis>>> {
+) -> ApiResult<OzJson<Page<Analysis>>> {
     let f = AnalysisFilter::parse(&q)?;
-    Ok(axum::Json(app.list_analyses(&p, Some(parse_id("folder_id", &id)?), f).await?))
+    Ok(OzJson(app.list_analyses(&p, Some(parse_id("folder_id", &id)?), f).await?))
 }
 
 /// Analyses of every folder the caller may read. Lists take comma-separated values; `state`
@@ -64,22 +65,19 @@ async fn list_analyses(
     State(app): State<App>,
     Auth(p): Auth,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Page<Analysis>>> {
-    Ok(axum::Json(app.list_analyses(&p, None, AnalysisFilter::parse(&q)?).await?))
+) -> ApiResult<OzJson<Page<Analysis>>> {
+    Ok(OzJson(app.list_analyses(&p, None, AnalysisFilter::parse(&q)?).await?))
 }
 
 #[utoipa::path(get, path = "/api/analyses/{analyse_id}", tag = "analyses", params(("analyse_id" = String, Path)),
     responses((status = 200, body = Analysis), (status = 404)))]
-async fn get_analysis(
-    State(app): State<App>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<Analysis>> {
-    Ok(axum::Json(app.get_analysis(&p, parse_id("analyse_id", &id)?).await?))
+async fn get_analysis(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<Analysis>> {
+    Ok(OzJson(app.get_analysis(&p, parse_id("analyse_id", &id)?).await?))
 }
 
-/// "Make Decision": an OPERATOR, or a CLIENT OPERATOR of the analysis's company, sets the verdict
-/// (SUCCESS or DECLINED) of a finished analysis; the folder verdict follows. ADMIN may not.
+/// "Make Decision": an OPERATOR, or a CLIENT OPERATOR or CLIENT ADMIN of the analysis's company,
+/// sets the verdict (SUCCESS or DECLINED) of a finished analysis; the folder verdict follows.
+/// ADMIN may not.
 #[utoipa::path(patch, path = "/api/analyses/{analyse_id}", tag = "analyses", params(("analyse_id" = String, Path)),
     request_body = Decision, responses((status = 200, body = Analysis), (status = 400), (status = 403), (status = 404)))]
 async fn decide_analysis(
@@ -87,8 +85,8 @@ async fn decide_analysis(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(d): Json<Decision>,
-) -> ApiResult<axum::Json<Analysis>> {
-    Ok(axum::Json(app.decide_analysis(&p, parse_id("analyse_id", &id)?, d).await?))
+) -> ApiResult<OzJson<Analysis>> {
+    Ok(OzJson(app.decide_analysis(&p, parse_id("analyse_id", &id)?, d).await?))
 }
 
 /// Delete one analysis and its output images (CLIENT ADMIN of its company, ADMIN).
@@ -107,7 +105,7 @@ async fn list_deliveries(
     State(app): State<App>,
     Auth(p): Auth,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Vec<Delivery>>> {
+) -> ApiResult<OzJson<Vec<Delivery>>> {
     let mut analysis = None;
     for (k, v) in &q {
         match k.as_str() {
@@ -115,5 +113,5 @@ async fn list_deliveries(
             _ => tracing::debug!(key = %k, "ignored query parameter"),
         }
     }
-    Ok(axum::Json(app.list_webhook_deliveries(&p, analysis).await?))
+    Ok(OzJson(app.list_webhook_deliveries(&p, analysis).await?))
 }

@@ -1,18 +1,20 @@
 //! `/api/authorize/...`
 
 use crate::error::ApiResult;
-use crate::extract::{Json, RawToken};
+use crate::extract::{Client, Json, RawToken};
+use crate::reply::OzJson;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
+use vigil_core::restore::{RestoreAnswer, RestoreBody};
 use vigil_domain::Error;
 use vigil_domain::model::TokenPair;
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
-    r.routes(routes!(login)).routes(routes!(refresh))
+    r.routes(routes!(login)).routes(routes!(refresh)).routes(routes!(auth_restore))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -29,8 +31,19 @@ pub struct LoginBody {
 /// Log in with e-mail and password; returns the token pair.
 #[utoipa::path(post, path = "/api/authorize/auth", tag = "auth", security(()), request_body = LoginBody,
     responses((status = 200, body = TokenPair), (status = 401, description = "wrong credentials (7) or blocked user (1401)")))]
-async fn login(State(app): State<App>, Json(b): Json<LoginBody>) -> ApiResult<axum::Json<TokenPair>> {
-    Ok(axum::Json(app.login(&b.credentials.email, &b.credentials.password).await?))
+async fn login(State(app): State<App>, Client(c): Client, Json(b): Json<LoginBody>) -> ApiResult<OzJson<TokenPair>> {
+    Ok(OzJson(app.login(&b.credentials.email, &b.credentials.password, &c).await?))
+}
+
+/// Password restore. Step one, `{"email": …}`: a one-time token valid for `restore_ttl` is sent
+/// to the company's webhook (event `user.password_restore`) or issued by an operator with
+/// `vigil user restore-token`; the answer is the same whether the account exists or not. Step
+/// two, `{"token": …, "new_password": …}`: sets the password and ends every session of the user.
+#[utoipa::path(post, path = "/api/authorize/auth_restore", tag = "auth", security(()), request_body = RestoreBody,
+    responses((status = 200, body = RestoreAnswer), (status = 400, description = "no email, or a weak password"),
+        (status = 401, description = "restore token invalid, used or expired (7)")))]
+async fn auth_restore(State(app): State<App>, Json(b): Json<RestoreBody>) -> ApiResult<OzJson<RestoreAnswer>> {
+    Ok(OzJson(app.auth_restore(b).await?))
 }
 
 /// Body of the refresh call. Kept loose so a missing `expire_token` gets Oz's own 400 message.
@@ -47,12 +60,13 @@ pub struct RefreshBody {
 async fn refresh(
     State(app): State<App>,
     RawToken(token): RawToken,
+    Client(c): Client,
     Json(b): Json<Value>,
-) -> ApiResult<axum::Json<TokenPair>> {
+) -> ApiResult<OzJson<TokenPair>> {
     let expire = match b.get("expire_token") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(Error::new(vigil_domain::Code::InvalidType, "expire_token must be a string").into()),
     };
-    Ok(axum::Json(app.refresh(token.as_deref(), expire.as_deref()).await?))
+    Ok(OzJson(app.refresh(token.as_deref(), expire.as_deref(), &c).await?))
 }

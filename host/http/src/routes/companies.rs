@@ -3,6 +3,7 @@
 use super::paging_and;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, QueryPairs, parse_id};
+use crate::reply::OzJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,7 +26,7 @@ async fn list_companies(
     State(app): State<App>,
     Auth(p): Auth,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Page<Company>>> {
+) -> ApiResult<OzJson<Page<Company>>> {
     let mut search = None;
     let paging = paging_and(&q, |k, v| {
         Ok(k == "search_text" && {
@@ -33,7 +34,7 @@ async fn list_companies(
             true
         })
     })?;
-    Ok(axum::Json(app.list_companies(&p, search.as_deref(), paging).await?))
+    Ok(OzJson(app.list_companies(&p, search.as_deref(), paging).await?))
 }
 
 /// Create a company (ADMIN only).
@@ -43,14 +44,14 @@ async fn create_company(
     State(app): State<App>,
     Auth(p): Auth,
     Json(b): Json<CompanyBody>,
-) -> ApiResult<(StatusCode, axum::Json<Company>)> {
-    Ok((StatusCode::CREATED, axum::Json(app.create_company(Some(&p), b).await?)))
+) -> ApiResult<(StatusCode, OzJson<Company>)> {
+    Ok((StatusCode::CREATED, OzJson(app.create_company(Some(&p), b).await?)))
 }
 
 #[utoipa::path(get, path = "/api/companies/{company_id}", tag = "companies", params(("company_id" = String, Path)),
     responses((status = 200, body = Company), (status = 404)))]
-async fn get_company(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<Company>> {
-    Ok(axum::Json(app.get_company(&p, parse_id("company_id", &id)?).await?))
+async fn get_company(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<Company>> {
+    Ok(OzJson(app.get_company(&p, parse_id("company_id", &id)?).await?))
 }
 
 #[utoipa::path(patch, path = "/api/companies/{company_id}", tag = "companies", params(("company_id" = String, Path)),
@@ -60,8 +61,8 @@ async fn patch_company(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<CompanyBody>,
-) -> ApiResult<axum::Json<Company>> {
-    Ok(axum::Json(app.rename_company(&p, parse_id("company_id", &id)?, b).await?))
+) -> ApiResult<OzJson<Company>> {
+    Ok(OzJson(app.rename_company(&p, parse_id("company_id", &id)?, b).await?))
 }
 
 /// Delete a company with its users, folders and files (ADMIN only).
@@ -79,8 +80,8 @@ async fn get_webhook(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<CompanyWebhook>> {
-    Ok(axum::Json(app.get_company_webhook(&p, parse_id("company_id", &id)?).await?))
+) -> ApiResult<OzJson<CompanyWebhook>> {
+    Ok(OzJson(app.get_company_webhook(&p, parse_id("company_id", &id)?).await?))
 }
 
 /// Set (or, with `"url": null`, remove) the URL every finished analysis of the company is POSTed
@@ -92,6 +93,6 @@ async fn put_webhook(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<CompanyWebhookBody>,
-) -> ApiResult<axum::Json<CompanyWebhook>> {
-    Ok(axum::Json(app.set_company_webhook(&p, parse_id("company_id", &id)?, b).await?))
+) -> ApiResult<OzJson<CompanyWebhook>> {
+    Ok(OzJson(app.set_company_webhook(&p, parse_id("company_id", &id)?, b).await?))
 }

@@ -1,14 +1,15 @@
 //! `/api/folders/...`
 
 use crate::error::ApiResult;
-use crate::extract::{Auth, Json, Multipart, QueryPairs, parse_id};
+use crate::extract::{Auth, Json, Multipart, QueryPairs, UploadBody, parse_id};
+use crate::reply::OzJson;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
 use vigil_core::folders::{Embed, FolderPatch};
 use vigil_core::upload::Upload;
-use vigil_domain::filter::{FolderFilter, parse_bool};
+use vigil_domain::filter::{FolderFilter, MediaFilter, parse_bool};
 use vigil_domain::model::{Folder, Media, Page};
 use vigil_domain::{Error, Result};
 
@@ -16,7 +17,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     // Uploads stream under their own limits (vigil_core::Limits), not axum's 2 MB default.
     let uploads = OpenApiRouter::new()
         .routes(routes!(create_folder))
-        .routes(routes!(add_media))
+        .routes(routes!(add_media, list_folder_media))
         .route_layer(DefaultBodyLimit::disable());
     r.merge(uploads).routes(routes!(list_folders)).routes(routes!(get_folder, patch_folder, delete_folder))
 }
@@ -48,21 +49,29 @@ async fn fill(up: &mut Upload, mp: &mut axum::extract::Multipart) -> Result<()> 
 }
 
 /// Create a folder, optionally with media: file parts under any field names plus a `payload` part
-/// (`media:tags`, `folder:meta_data`, `media:meta_data`).
+/// (`media:tags`, `folder:meta_data`, `media:meta_data`). Files sent without a payload get tags by
+/// field name and type (`photo_selfie`; `video_selfie` + `video_selfie_blank`). A body that is not
+/// multipart creates an empty folder, with a JSON body read as the payload.
 #[utoipa::path(post, path = "/api/folders", tag = "folders",
     request_body(content_type = "multipart/form-data", description = "files under any field names, plus `payload` JSON"),
     responses((status = 201, body = Folder), (status = 400), (status = 413)))]
 async fn create_folder(
     State(app): State<App>,
     Auth(p): Auth,
-    Multipart(mut mp): Multipart,
-) -> ApiResult<(StatusCode, axum::Json<Folder>)> {
+    body: UploadBody,
+) -> ApiResult<(StatusCode, OzJson<Folder>)> {
     let mut up = app.begin_folder_upload(&p)?;
-    if let Err(e) = fill(&mut up, &mut mp).await {
+    let filled = match body {
+        UploadBody::Parts(mut mp) => fill(&mut up, &mut mp).await,
+        // A JSON body is the payload (folder metadata); an empty or form body makes an empty folder.
+        UploadBody::Plain(b) if b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{') => up.set_payload(&b),
+        UploadBody::Plain(_) => Ok(()),
+    };
+    if let Err(e) = filled {
         up.abort().await;
         return Err(e.into());
     }
-    Ok((StatusCode::CREATED, axum::Json(up.commit_folder().await?)))
+    Ok((StatusCode::CREATED, OzJson(up.commit_folder().await?)))
 }
 
 /// Add media to a folder; returns the created media as an array.
@@ -74,13 +83,30 @@ async fn add_media(
     Auth(p): Auth,
     Path(id): Path<String>,
     Multipart(mut mp): Multipart,
-) -> ApiResult<(StatusCode, axum::Json<Vec<Media>>)> {
+) -> ApiResult<(StatusCode, OzJson<Vec<Media>>)> {
     let mut up = app.begin_media_upload(&p, parse_id("folder_id", &id)?).await?;
     if let Err(e) = fill(&mut up, &mut mp).await {
         up.abort().await;
         return Err(e.into());
     }
-    Ok((StatusCode::CREATED, axum::Json(up.commit_media().await?)))
+    Ok((StatusCode::CREATED, OzJson(up.commit_media().await?)))
+}
+
+/// The media of a folder, in upload order.
+#[utoipa::path(get, path = "/api/folders/{folder_id}/media", tag = "folders",
+    params(("folder_id" = String, Path), ("offset" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+        ("total_omit" = Option<bool>, Query),
+        ("media_type" = Option<String>, Query, description = "IMAGE_FOLDER, VIDEO_FOLDER, SHOTS_SET; comma-separated"),
+        ("tags" = Option<String>, Query, description = "comma-separated; a media with any of them matches")),
+    responses((status = 200, body = Page<Media>), (status = 400), (status = 404)))]
+async fn list_folder_media(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<String>,
+    QueryPairs(q): QueryPairs,
+) -> ApiResult<OzJson<Page<Media>>> {
+    let f = MediaFilter::parse(&q)?;
+    Ok(OzJson(app.list_folder_media(&p, parse_id("folder_id", &id)?, &f).await?))
 }
 
 /// Folders visible to the caller.
@@ -92,15 +118,21 @@ async fn add_media(
         ("meta_data" = Option<String>, Query, description = "key==value or key!=value; repeatable"),
         ("resolution_status" = Option<String>, Query), ("folder_id" = Option<String>, Query),
         ("user_id" = Option<String>, Query), ("company_id" = Option<String>, Query),
-        ("with_analyses" = Option<bool>, Query), ("with_user" = Option<bool>, Query), ("with_company" = Option<bool>, Query)),
+        ("with_analyses" = Option<bool>, Query), ("with_user" = Option<bool>, Query), ("with_company" = Option<bool>, Query),
+        ("with_results_media_filter" = Option<bool>, Query, description = "enables the analysis result filters below"),
+        ("analyse.resolution_status" = Option<String>, Query, description = "a folder with an analysis in this state or verdict"),
+        ("analyse.time_created.min" = Option<f64>, Query), ("analyse.time_created.max" = Option<f64>, Query),
+        ("analyse.results_data.<key>" = Option<String>, Query, description = "DOCUMENTS result: value, ==v, !=v, >=v, <=v, >v, <v; .min/.max suffixes"),
+        ("results_data.<key>" = Option<String>, Query, description = "BIOMETRY result, same syntax"),
+        ("results_media_results_data.<key>" = Option<String>, Query, description = "one QUALITY media result, same syntax")),
     responses((status = 200, body = Page<Folder>), (status = 400)))]
 async fn list_folders(
     State(app): State<App>,
     Auth(p): Auth,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Page<Folder>>> {
+) -> ApiResult<OzJson<Page<Folder>>> {
     let f = FolderFilter::parse(&q)?;
-    Ok(axum::Json(app.list_folders(&p, &f).await?))
+    Ok(OzJson(app.list_folders(&p, &f).await?))
 }
 
 fn embed(q: &[(String, String)]) -> Result<Embed> {
@@ -125,8 +157,8 @@ async fn get_folder(
     Auth(p): Auth,
     Path(id): Path<String>,
     QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Folder>> {
-    Ok(axum::Json(app.get_folder(&p, parse_id("folder_id", &id)?, embed(&q)?).await?))
+) -> ApiResult<OzJson<Folder>> {
+    Ok(OzJson(app.get_folder(&p, parse_id("folder_id", &id)?, embed(&q)?).await?))
 }
 
 /// Edit a folder: metadata, owner (`user_id`), operator status and comment.
@@ -137,8 +169,8 @@ async fn patch_folder(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<FolderPatch>,
-) -> ApiResult<axum::Json<Folder>> {
-    Ok(axum::Json(app.patch_folder(&p, parse_id("folder_id", &id)?, b).await?))
+) -> ApiResult<OzJson<Folder>> {
+    Ok(OzJson(app.patch_folder(&p, parse_id("folder_id", &id)?, b).await?))
 }
 
 /// Delete a folder with its media (ADMIN, CLIENT ADMIN of its company).

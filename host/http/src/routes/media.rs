@@ -2,6 +2,7 @@
 
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, parse_id};
+use crate::reply::OzJson;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,8 +26,8 @@ pub struct TagsBody {
 
 #[utoipa::path(get, path = "/api/media/{media_id}", tag = "media", params(("media_id" = String, Path)),
     responses((status = 200, body = Media), (status = 404)))]
-async fn get_media(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<Media>> {
-    Ok(axum::Json(app.get_media(&p, parse_id("media_id", &id)?).await?))
+async fn get_media(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<Media>> {
+    Ok(OzJson(app.get_media(&p, parse_id("media_id", &id)?).await?))
 }
 
 /// Replace the tag list of a media.
@@ -37,8 +38,8 @@ async fn patch_media(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<TagsBody>,
-) -> ApiResult<axum::Json<Media>> {
-    Ok(axum::Json(app.set_media_tags(&p, parse_id("media_id", &id)?, b.tags).await?))
+) -> ApiResult<OzJson<Media>> {
+    Ok(OzJson(app.set_media_tags(&p, parse_id("media_id", &id)?, b.tags).await?))
 }
 
 /// Remove a file from its folder (ADMIN, CLIENT ADMIN of its company).

@@ -9,6 +9,7 @@ mod media;
 mod meta;
 mod plugins;
 mod service;
+mod sessions;
 mod users;
 
 use crate::error::ApiError;
@@ -20,6 +21,7 @@ use vigil_domain::{Code, Error};
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = auth::router(r);
     let r = users::router(r);
+    let r = sessions::router(r);
     let r = companies::router(r);
     let r = folders::router(r);
     let r = media::router(r);

@@ -2,6 +2,7 @@
 
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, Multipart, parse_id};
+use crate::reply::OzJson;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
@@ -34,7 +35,7 @@ async fn upload_plugin(
     State(app): State<App>,
     Auth(p): Auth,
     Multipart(mut mp): Multipart,
-) -> ApiResult<(StatusCode, axum::Json<PluginInfo>)> {
+) -> ApiResult<(StatusCode, OzJson<PluginInfo>)> {
     let limit = MAX_COMPONENT_BYTES;
     let (mut manifest, mut wasm) = (None, None);
     let malformed = |e: axum::extract::multipart::MultipartError| {
@@ -57,23 +58,19 @@ async fn upload_plugin(
     }
     let manifest = manifest.ok_or_else(|| Error::structure("the 'manifest' part is missing"))?;
     let wasm = wasm.ok_or_else(|| Error::structure("the component file is missing"))?;
-    Ok((StatusCode::CREATED, axum::Json(app.upload_plugin(Some(&p), &manifest, wasm).await?)))
+    Ok((StatusCode::CREATED, OzJson(app.upload_plugin(Some(&p), &manifest, wasm).await?)))
 }
 
 /// Plugins visible to the caller: its company's and the global built-ins (all, for ADMIN and OPERATOR).
 #[utoipa::path(get, path = "/api/plugins", tag = "plugins", responses((status = 200, body = Page<PluginInfo>)))]
-async fn list_plugins(State(app): State<App>, Auth(p): Auth) -> ApiResult<axum::Json<Page<PluginInfo>>> {
-    Ok(axum::Json(app.list_plugins(&p).await?))
+async fn list_plugins(State(app): State<App>, Auth(p): Auth) -> ApiResult<OzJson<Page<PluginInfo>>> {
+    Ok(OzJson(app.list_plugins(&p).await?))
 }
 
 #[utoipa::path(get, path = "/api/plugins/{plugin_id}", tag = "plugins", params(("plugin_id" = String, Path)),
     responses((status = 200, body = PluginInfo), (status = 404)))]
-async fn get_plugin(
-    State(app): State<App>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<PluginInfo>> {
-    Ok(axum::Json(app.get_plugin(&p, parse_id("plugin_id", &id)?).await?))
+async fn get_plugin(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<PluginInfo>> {
+    Ok(OzJson(app.get_plugin(&p, parse_id("plugin_id", &id)?).await?))
 }
 
 /// Remove a plugin version (deactivating it first if it is active).
@@ -87,18 +84,14 @@ async fn delete_plugin(State(app): State<App>, Auth(p): Auth, Path(id): Path<Str
 /// Make this version the active one, without a restart; activating an older version is a rollback.
 #[utoipa::path(post, path = "/api/plugins/{plugin_id}/activate", tag = "plugins", params(("plugin_id" = String, Path)),
     responses((status = 200, body = PluginInfo), (status = 403), (status = 404)))]
-async fn activate(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<PluginInfo>> {
-    Ok(axum::Json(app.activate_plugin(&p, parse_id("plugin_id", &id)?).await?))
+async fn activate(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<PluginInfo>> {
+    Ok(OzJson(app.activate_plugin(&p, parse_id("plugin_id", &id)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/plugins/{plugin_id}/deactivate", tag = "plugins", params(("plugin_id" = String, Path)),
     responses((status = 200, body = PluginInfo), (status = 403), (status = 404)))]
-async fn deactivate(
-    State(app): State<App>,
-    Auth(p): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<PluginInfo>> {
-    Ok(axum::Json(app.deactivate_plugin(&p, parse_id("plugin_id", &id)?).await?))
+async fn deactivate(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<PluginInfo>> {
+    Ok(OzJson(app.deactivate_plugin(&p, parse_id("plugin_id", &id)?).await?))
 }
 
 /// Dry-run an analysis plugin version over a folder's media (ADMIN, CLIENT ADMIN): answers with
@@ -110,6 +103,6 @@ async fn run(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<RunRequest>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(app.run_plugin(&p, parse_id("plugin_id", &id)?, b).await?))
+) -> ApiResult<OzJson<Value>> {
+    Ok(OzJson(app.run_plugin(&p, parse_id("plugin_id", &id)?, b).await?))
 }

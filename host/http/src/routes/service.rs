@@ -1,5 +1,6 @@
 //! Health, public configuration, the specification.
 
+use crate::reply::OzJson;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -23,11 +24,9 @@ pub struct Health {
 /// The database and blob storage both answer (200) or not (503).
 #[utoipa::path(get, path = "/api/healthcheck", tag = "service", security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-async fn healthcheck(State(app): State<App>) -> (StatusCode, axum::Json<Health>) {
+async fn healthcheck(State(app): State<App>) -> (StatusCode, OzJson<Health>) {
     match app.health().await {
-        Ok(()) => {
-            (StatusCode::OK, axum::Json(Health { status: "ok".into(), database: "ok".into(), storage: "ok".into() }))
-        }
+        Ok(()) => (StatusCode::OK, OzJson(Health { status: "ok".into(), database: "ok".into(), storage: "ok".into() })),
         Err(failed) => {
             let state = |part: &str| {
                 failed
@@ -38,7 +37,7 @@ async fn healthcheck(State(app): State<App>) -> (StatusCode, axum::Json<Health>)
             };
             tracing::warn!(?failed, "health check failed");
             let h = Health { status: "fail".into(), database: state("database"), storage: state("storage") };
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(h))
+            (StatusCode::SERVICE_UNAVAILABLE, OzJson(h))
         }
     }
 }
@@ -49,15 +48,15 @@ async fn healthcheck(State(app): State<App>) -> (StatusCode, axum::Json<Health>)
 async fn job_stats(
     State(app): State<App>,
     crate::extract::Auth(p): crate::extract::Auth,
-) -> crate::error::ApiResult<axum::Json<vigil_core::jobs::JobStats>> {
-    Ok(axum::Json(app.job_stats(&p).await?))
+) -> crate::error::ApiResult<OzJson<vigil_core::jobs::JobStats>> {
+    Ok(OzJson(app.job_stats(&p).await?))
 }
 
 /// Public settings: the server's timezone and the limits a client should respect.
 #[utoipa::path(get, path = "/api/config", tag = "service", security(()), responses((status = 200, body = Object)))]
-async fn config(State(app): State<App>) -> axum::Json<Value> {
+async fn config(State(app): State<App>) -> OzJson<Value> {
     let c = app.cfg();
-    axum::Json(json!({
+    OzJson(json!({
         "timezone": c.timezone,
         "version": env!("CARGO_PKG_VERSION"),
         "api_version": "5.2",

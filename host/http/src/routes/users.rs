@@ -3,6 +3,7 @@
 use super::paging_and;
 use crate::error::ApiResult;
 use crate::extract::{Auth, Json, QueryPairs, parse_id};
+use crate::reply::OzJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -25,11 +26,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
         ("company_id" = Option<String>, Query), ("user_type" = Option<String>, Query), ("is_active" = Option<bool>, Query),
         ("search_text" = Option<String>, Query)),
     responses((status = 200, body = Page<User>)))]
-async fn list_users(
-    State(app): State<App>,
-    Auth(p): Auth,
-    QueryPairs(q): QueryPairs,
-) -> ApiResult<axum::Json<Page<User>>> {
+async fn list_users(State(app): State<App>, Auth(p): Auth, QueryPairs(q): QueryPairs) -> ApiResult<OzJson<Page<User>>> {
     let mut uq = UserQuery::default();
     uq.paging = paging_and(&q, |k, v| {
         match k {
@@ -41,7 +38,7 @@ async fn list_users(
         }
         Ok::<_, Error>(true)
     })?;
-    Ok(axum::Json(app.list_users(&p, &uq).await?))
+    Ok(OzJson(app.list_users(&p, &uq).await?))
 }
 
 /// Create a user (ADMIN anywhere; CLIENT ADMIN within its company, never ADMIN/OPERATOR).
@@ -51,14 +48,14 @@ async fn create_user(
     State(app): State<App>,
     Auth(p): Auth,
     Json(b): Json<NewUser>,
-) -> ApiResult<(StatusCode, axum::Json<User>)> {
-    Ok((StatusCode::CREATED, axum::Json(app.create_user(Some(&p), b).await?)))
+) -> ApiResult<(StatusCode, OzJson<User>)> {
+    Ok((StatusCode::CREATED, OzJson(app.create_user(Some(&p), b).await?)))
 }
 
 #[utoipa::path(get, path = "/api/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
     responses((status = 200, body = User), (status = 404)))]
-async fn get_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<axum::Json<User>> {
-    Ok(axum::Json(app.get_user(&p, parse_id("user_id", &id)?).await?))
+async fn get_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<User>> {
+    Ok(OzJson(app.get_user(&p, parse_id("user_id", &id)?).await?))
 }
 
 /// Edit a user; `is_active: false` blocks it (error 1401 on its every call).
@@ -69,8 +66,8 @@ async fn patch_user(
     Auth(p): Auth,
     Path(id): Path<String>,
     Json(b): Json<UserPatch>,
-) -> ApiResult<axum::Json<User>> {
-    Ok(axum::Json(app.patch_user(&p, parse_id("user_id", &id)?, b).await?))
+) -> ApiResult<OzJson<User>> {
+    Ok(OzJson(app.patch_user(&p, parse_id("user_id", &id)?, b).await?))
 }
 
 #[utoipa::path(delete, path = "/api/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
