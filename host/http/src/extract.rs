@@ -111,7 +111,11 @@ impl<T: DeserializeOwned> FromRequest<App> for Json<T> {
             .await
             .map_err(|r| Error::structure(format!("unreadable request body: {}", r.body_text())))?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        let json_err = match serde_json::from_slice(body) {
+        // Fields the body type does not know are ignored, as Oz ignores them, and logged.
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let parsed = serde_ignored::deserialize(&mut de, |path| tracing::debug!(field = %path, "ignored body field"))
+            .and_then(|v| de.end().map(|()| v));
+        let json_err = match parsed {
             Ok(v) => return Ok(Json(v)),
             Err(e) => e,
         };
