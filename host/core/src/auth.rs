@@ -70,24 +70,30 @@ impl App {
         ttl as i64
     }
 
-    async fn new_session(&self, u: User, predecessor: Option<Uuid>, client: &ClientInfo) -> Result<TokenPair> {
+    /// A new token pair: for a log-in (`from` None), or by refresh of `from`, whose family and
+    /// refresh expiry it inherits — the refresh expiry is fixed at log-in and never slides.
+    async fn new_session(&self, u: User, from: Option<&Session>, client: &ClientInfo) -> Result<TokenPair> {
         let now = now_micros();
         let ttl = self.ttl_for(&u);
         let refresh_ttl = ttl.max(self.cfg().refresh_ttl_secs as i64);
         let (access, refresh) = (new_token()?, new_token()?);
+        let session_id = Uuid::new_v4();
         let s = Session {
-            session_id: Uuid::new_v4(),
+            session_id,
             user_id: u.user_id,
             access_hash: token_hash(&access),
             refresh_hash: token_hash(&refresh),
-            access_expires: now + ttl * MICROS,
-            refresh_expires: now + refresh_ttl * MICROS,
+            // An access token never outlives its family's refresh expiry.
+            access_expires: (now + ttl * MICROS).min(from.map_or(i64::MAX, |f| f.refresh_expires)),
+            refresh_expires: from.map_or(now + refresh_ttl * MICROS, |f| f.refresh_expires),
             ttl_secs: ttl,
-            predecessor_id: predecessor,
+            predecessor_id: from.map(|f| f.session_id),
             ip: ClientInfo::clean(client.ip.clone()),
             user_agent: ClientInfo::clean(client.user_agent.clone()),
             time_created: now,
             last_used: None,
+            family_id: from.map_or(session_id, |f| f.family_id),
+            refresh_used: false,
         };
         sessions::insert(&mut self.store(), &s).await.infra()?;
         Ok(TokenPair {
@@ -143,7 +149,8 @@ impl App {
         if s.predecessor_id.is_some() {
             sessions::activate(&mut store, &s).await.infra()?;
         }
-        let slid = now + s.ttl_secs * MICROS;
+        // Use slides the access expiry, but never past the log-in's fixed refresh expiry.
+        let slid = (now + s.ttl_secs * MICROS).min(s.refresh_expires);
         // Skip the write when the expiry would move by less than a second (but record a first use).
         let expires = if slid - s.access_expires >= MICROS || s.last_used.is_none() {
             sessions::touch(&mut store, s.session_id, slid, now).await.infra()?;
@@ -197,7 +204,17 @@ impl App {
         if !user.is_active {
             return Err(blocked());
         }
-        self.new_session(user, Some(target.session_id), client).await
+        // A refresh token works once. A second use means two holders (one of them a thief):
+        // the whole family is revoked and both must log in again.
+        if !sessions::spend_refresh(&mut store, target.session_id).await.infra()? {
+            let n = sessions::delete_family(&mut store, target.family_id).await.infra()?;
+            tracing::warn!(user_id = %user.user_id, revoked = n, "refresh token reused: session family revoked");
+            return Err(Error::new(
+                Code::AuthInvalid,
+                "refresh token already used; every session of this log-in has been revoked",
+            ));
+        }
+        self.new_session(user, Some(&target), client).await
     }
 
     /// The user whose sessions `p` may see and end: oneself, any user for ADMIN, a company's

@@ -95,11 +95,11 @@ impl App {
         let mut f = self.folder_for_read(p, id).await?;
         let operator_fields = patch.operator_status.is_some() || patch.operator_comment.is_some();
         if operator_fields {
-            // Reviewers set these; a plain CLIENT may not.
+            // Reviewers set these; a CLIENT, service account or not, may not review its own folders.
             let allowed = match p.role {
                 Role::Admin | Role::Operator => true,
-                Role::ClientOperator | Role::ClientAdmin | Role::ClientService => p.company_id == f.company_id,
-                Role::Client => false,
+                Role::ClientOperator | Role::ClientAdmin => p.company_id == f.company_id,
+                Role::Client | Role::ClientService => false,
             };
             if !allowed {
                 return Err(Error::forbidden());

@@ -198,8 +198,8 @@ impl App {
                 if !file.ends_with(&format!(".{ext}")) {
                     return Err(not_found());
                 }
-                let ct = Sniffed::from_extension(ext).map(|s| s.content_type()).unwrap_or("application/octet-stream");
-                (m.blob_key.clone(), ct.to_string())
+                // The type recorded at upload: octet-stream for a file that did not decode.
+                (m.blob_key.clone(), m.info.content_type.clone())
             }
         };
         self.file_body(&key, content_type).await

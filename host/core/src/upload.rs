@@ -322,16 +322,11 @@ impl Upload {
                 thumb_url: None,
                 video_url: None,
                 preview_url: None,
-                info: MediaInfo {
-                    size: f.size as i64,
-                    content_type: f.sniffed.content_type().to_string(),
-                    width: f.width,
-                    height: f.height,
-                },
+                info: MediaInfo { size: f.size as i64, content_type: served_type(f), width: f.width, height: f.height },
                 original_info: OriginalInfo {
                     md5: Some(f.md5.clone()),
                     size: f.size as i64,
-                    mime_type: f.sniffed.content_type().to_string(),
+                    mime_type: served_type(f),
                 },
                 frames: f.frames.clone(),
                 meta_data: payload.media_meta.remove(&f.field).unwrap_or_else(|| Value::Object(Map::new())),
@@ -519,6 +514,16 @@ impl App {
             }
         }
         Ok(d)
+    }
+}
+
+/// A file is served as its type only if it decoded as that type; a file that merely starts like
+/// a video is kept for the analysis to report on, as bytes.
+fn served_type(f: &Staged) -> String {
+    if f.technical.contains_key("decode_error") {
+        "application/octet-stream".to_string()
+    } else {
+        f.sniffed.content_type().to_string()
     }
 }
 

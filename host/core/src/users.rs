@@ -157,7 +157,7 @@ impl App {
             }
         };
         if let Some(p) = p
-            && !p.can_manage_user(company_id, role)
+            && (!p.can_manage_user(company_id, role) || (is_service && !p.can_grant_service(user_type, is_admin)))
         {
             return Err(Error::forbidden());
         }
@@ -213,6 +213,8 @@ impl App {
             }
             return self.patch_own_names(p, u, patch).await;
         }
+        let was_active = u.is_active;
+        let before = (u.is_service, u.user_type.clone(), u.is_admin);
         if let Some(t) = &patch.user_type {
             let (t, a, s) = normalize_type(t)?;
             u.user_type = t.to_string();
@@ -253,20 +255,31 @@ impl App {
         } else if patch.company_id.is_some() || u.company_id == SYSTEM_COMPANY_ID {
             u.company_id = self.client_company(p, patch.company_id).await?;
         }
-        // The edited user must still be one the caller may manage (no self-escalation to ADMIN).
-        if !p.can_manage_user(u.company_id, role) {
+        // The edited user must still be one the caller may manage (no self-escalation to ADMIN),
+        // and a service account made or reshaped here only one the caller may grant (blocking or
+        // renaming an existing one stays possible).
+        let service_changed =
+            u.is_service && (u.is_service, &u.user_type, u.is_admin) != (before.0, &before.1, before.2);
+        if !p.can_manage_user(u.company_id, role) || (service_changed && !p.can_grant_service(&u.user_type, u.is_admin))
+        {
             return Err(Error::forbidden());
         }
         if u.user_id == p.user_id && !u.is_active {
             return Err(Error::value("you cannot block your own account"));
         }
-        // A blocked user keeps its sessions so that every call answers 1401 (blocked), not 7.
-        users::update(&mut self.store(), &u, now_micros()).await.map_err(|e| match e {
+        // A blocked user keeps its sessions while blocked, so that every call answers 1401
+        // (blocked), not 7; unblocking ends them, so old tokens do not come back to life.
+        let mut tx = self.store().begin().await.infra()?;
+        users::update(&mut tx, &u, now_micros()).await.map_err(|e| match e {
             vigil_store::StoreError::Conflict(_) => {
                 Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
             }
             other => Error::internal(other),
         })?;
+        if u.is_active && !was_active {
+            sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
+        }
+        tx.commit().await.infra()?;
         self.visible_user(p, id).await
     }
 

@@ -111,9 +111,40 @@ async fn run(
     if !status.success() {
         let text = String::from_utf8_lossy(&err);
         let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
-        return Err(unreadable(format!("{tool} failed ({status}): {last}")));
+        tracing::info!(tool, %status, message = %last, "media tool failed");
+        return Err(unreadable(format!("{} failed: {}", tool_name(tool), scrub_paths(last, args))));
     }
     Ok(out)
+}
+
+/// The tool's file name, not where it is installed.
+fn tool_name(tool: &str) -> &str {
+    tool.rsplit('/').next().unwrap_or(tool)
+}
+
+/// Clients see the tool's message without the server's file paths: every argument that is a path
+/// becomes `input`.
+fn scrub_paths(message: &str, args: &[String]) -> String {
+    let mut m = message.to_string();
+    for a in args.iter().filter(|a| a.starts_with('/')) {
+        m = m.replace(a.as_str(), "input");
+    }
+    // Anything else that looks like an absolute path to a temporary file.
+    m.split_whitespace()
+        .map(|w| if w.contains("/tmp/") || w.contains("vigil-media-") { "input" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Input options that pin what ffmpeg may open: the demuxer the upload was sniffed as (never a
+/// guess from the content, which would let a crafted file pick e.g. the HLS or concat demuxer)
+/// and only local files and pipes.
+fn input_options(path: &Path) -> Vec<String> {
+    let demuxer = match path.extension().and_then(|e| e.to_str()) {
+        Some("webm") | Some("mkv") => "matroska",
+        _ => "mov",
+    };
+    ["-protocol_whitelist", "file,pipe", "-f", demuxer].iter().map(|s| s.to_string()).collect()
 }
 
 fn which_prlimit() -> bool {
@@ -142,6 +173,7 @@ pub async fn probe(path: &Path, lim: &VideoLimits) -> Result<Probe, MediaError> 
     ]
     .iter()
     .map(|s| s.to_string())
+    .chain(input_options(path))
     .chain([path.display().to_string()])
     .collect();
     let out = run(&lim.ffprobe, &args, None, 1 << 20, lim).await?;
@@ -194,6 +226,7 @@ async fn frames_with(
     if let Some(t) = seek {
         args.extend(["-ss".into(), format!("{:.3}", t.max(0.0))]);
     }
+    args.extend(input_options(path));
     args.extend(["-i".into(), path.display().to_string(), "-an".into(), "-vf".into(), filter.to_string()]);
     args.extend(["-frames:v".into(), max_frames.to_string(), "-f".into(), "image2pipe".into()]);
     args.extend(["-c:v".into(), "ppm".into(), "-".into()]);

@@ -116,6 +116,18 @@ impl Principal {
         }
     }
 
+    /// Make `user_type` (stored form: CLIENT, CLIENT_OPERATOR, …) a service account, whose token
+    /// lives five years. ADMIN may make any client-side user one; a CLIENT ADMIN only a plain
+    /// CLIENT of its company (Oz's CLIENT SERVICE) — not an operator, who reads every folder of
+    /// the company, nor an admin.
+    pub fn can_grant_service(&self, user_type: &str, is_admin: bool) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => user_type == "CLIENT" && !is_admin,
+            _ => false,
+        }
+    }
+
     /// Change the password of `user_id`: oneself always; ADMIN anyone; CLIENT ADMIN within its
     /// company (the 5.2.0 fix), but never an ADMIN's or OPERATOR's.
     pub fn can_change_password(&self, user_id: Uuid, company_id: Uuid, target: Role) -> bool {
@@ -228,6 +240,10 @@ mod tests {
         assert!(client.can_change_password(client.user_id, a, Role::Client));
         assert!(!client.can_change_password(Uuid::new_v4(), a, Role::Client));
         assert!(!p(Role::Operator, b).can_manage_companies());
+        assert!(cadmin.can_grant_service("CLIENT", false));
+        assert!(!cadmin.can_grant_service("CLIENT_OPERATOR", false));
+        assert!(!cadmin.can_grant_service("CLIENT", true));
+        assert!(p(Role::Admin, b).can_grant_service("CLIENT_OPERATOR", false));
         assert!(p(Role::Admin, b).can_manage_companies());
     }
 }

@@ -19,10 +19,14 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub time_created: Micros,
     pub last_used: Option<Micros>,
+    /// The log-in this session descends from by refreshes (its own id for a log-in).
+    pub family_id: Uuid,
+    /// Whether its refresh token was spent.
+    pub refresh_used: bool,
 }
 
 const COLS: &str = "session_id, user_id, access_hash, refresh_hash, access_expires, refresh_expires, ttl_secs, \
-     predecessor_id, ip, user_agent, time_created, last_used";
+     predecessor_id, ip, user_agent, time_created, last_used, family_id, refresh_used";
 
 fn row(r: &dyn Row) -> Result<Session> {
     Ok(Session {
@@ -38,6 +42,8 @@ fn row(r: &dyn Row) -> Result<Session> {
         user_agent: r.opt_text("user_agent")?,
         time_created: r.int("time_created")?,
         last_used: r.opt_int("last_used")?,
+        family_id: r.opt_uuid("family_id")?.unwrap_or(r.uuid("session_id")?),
+        refresh_used: r.boolean("refresh_used")?,
     })
 }
 
@@ -46,8 +52,24 @@ pub async fn insert(ex: &mut impl Exec, s: &Session) -> Result<()> {
     q.bind(s.session_id).push(", ").bind(s.user_id).push(", ").bind(s.access_hash.as_str()).push(", ");
     q.bind(s.refresh_hash.as_str()).push(", ").bind(s.access_expires).push(", ").bind(s.refresh_expires);
     q.push(", ").bind(s.ttl_secs).push(", ").bind(s.predecessor_id).push(", ").bind(s.ip.clone()).push(", ");
-    q.bind(s.user_agent.clone()).push(", ").bind(s.time_created).push(", ").bind(s.last_used).push(")");
+    q.bind(s.user_agent.clone()).push(", ").bind(s.time_created).push(", ").bind(s.last_used).push(", ");
+    q.bind(s.family_id).push(", ").bind(s.refresh_used).push(")");
     ex.execute(q).await.map(|_| ())
+}
+
+/// Spends a session's refresh token; false when it was already spent (reuse) or is gone. The
+/// conditional update makes two concurrent refreshes with one token see one success.
+pub async fn spend_refresh(ex: &mut impl Exec, id: Uuid) -> Result<bool> {
+    let mut q = Sql::new("UPDATE sessions SET refresh_used = ");
+    q.bind(true).push(" WHERE session_id = ").bind(id).push(" AND refresh_used = ").bind(false);
+    Ok(ex.execute(q).await? == 1)
+}
+
+/// Revokes every session of a family (refresh-token reuse).
+pub async fn delete_family(ex: &mut impl Exec, family_id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM sessions WHERE family_id = ");
+    q.bind(family_id).push(" OR session_id = ").bind(family_id);
+    ex.execute(q).await
 }
 
 /// A user's sessions, newest first.

@@ -200,3 +200,37 @@ async fn own_profile() {
     let r = w.s.patch(&w.client, &other, json!({"first_name": "X"})).await;
     assert!(r.0 == StatusCode::NOT_FOUND || r.0 == StatusCode::FORBIDDEN, "{}", r.1);
 }
+
+/// Who may make service accounts (five-year tokens), and who reviews folders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_accounts_and_review_rights() {
+    let w = World::new(Db::Sqlite).await;
+    // A CLIENT ADMIN makes plain service accounts, not operator or admin ones.
+    let mk = |email: &str, ty: &str, svc: bool| json!({"email": email, "password": "Passw0rd-x", "user_type": ty, "is_service": svc, "company_id": w.c1});
+    let (st, made) = w.s.post(&w.cadmin, "/api/users/", mk("svc2@c1.test", "CLIENT", true)).await;
+    assert_eq!((st, made["is_service"].as_bool()), (StatusCode::CREATED, Some(true)), "{made}");
+    oz_err(&w.s.post(&w.cadmin, "/api/users/", mk("opsvc@c1.test", "CLIENT_OPERATOR", true)).await, 403, 9);
+    oz_err(
+        &w.s.patch(&w.cadmin, &format!("/api/users/{}", w.cop.user_id()), json!({"is_service": true})).await,
+        403,
+        9,
+    );
+    // ADMIN may; the CLIENT ADMIN can still block that account.
+    let (st, opsvc) = w.s.post(&w.admin, "/api/users/", mk("opsvc@c1.test", "CLIENT_OPERATOR", true)).await;
+    assert_eq!(st, StatusCode::CREATED, "{opsvc}");
+    let path = format!("/api/users/{}", id(&opsvc, "user_id"));
+    assert_eq!(w.s.patch(&w.cadmin, &path, json!({"is_active": false})).await.0, StatusCode::OK);
+
+    // Operator status on a folder: reviewers only, never the folder's own CLIENT or service account.
+    let (st, f) = w.s.upload(&w.svc, "/api/folders/", vec![file("p", "p.jpg", jpeg(64, 48))], None).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let fpath = format!("/api/folders/{}", id(&f, "folder_id"));
+    oz_err(&w.s.patch(&w.svc, &fpath, json!({"operator_status": "OK"})).await, 403, 9);
+    oz_err(
+        &w.s.patch(&w.client, &format!("/api/folders/{}", id(&w.f1, "folder_id")), json!({"operator_status": "OK"}))
+            .await,
+        403,
+        9,
+    );
+    assert_eq!(w.s.patch(&w.cop, &fpath, json!({"operator_status": "OK"})).await.0, StatusCode::OK);
+}

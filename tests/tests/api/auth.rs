@@ -89,8 +89,41 @@ async fn refresh_rotation(db: Db) {
     let u = s.user(&new, "u@c1.test", "CLIENT", Some(&c)).await;
     let m = oz_err(&s.post(&u, "/api/authorize/refresh", json!({"expire_token": n["expire_token"]})).await, 403, 9);
     assert_eq!(m, "You have not access to refresh this session");
+
+    // A refresh token works once: its second use revokes the whole family (OAuth 2.0 BCP), so
+    // a stolen token and the legitimate one cannot both go on.
+    let a = s.admin().await;
+    let (st, n1) = s.post(&a, "/api/authorize/refresh", json!({"expire_token": a.body["expire_token"]})).await;
+    assert_eq!(st, StatusCode::OK, "{n1}");
+    let n1s = with_token(n1["access_token"].as_str().unwrap());
+    let m =
+        oz_err(&s.post(&a, "/api/authorize/refresh", json!({"expire_token": a.body["expire_token"]})).await, 401, 7);
+    assert!(m.contains("already used"), "{m}");
+    oz_err(&s.get(&n1s, "/api/users/").await, 401, 7);
+    oz_err(&s.get(&a, "/api/users/").await, 401, 7);
+    // Other log-ins of the same user are not touched.
+    assert_eq!(s.get(&new, "/api/users/").await.0, StatusCode::OK);
 }
 both_dbs!(refresh_rotation_t, refresh_rotation);
+
+/// The refresh expiry is fixed at log-in: refreshing does not extend it, and the access token
+/// does not slide past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_expiry_does_not_slide() {
+    let s = Server::builder(Db::Sqlite).set("admin_session_ttl", "2").set("refresh_ttl", "3").start().await;
+    let a = s.admin().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (st, n) = s.post(&a, "/api/authorize/refresh", json!({"expire_token": a.body["expire_token"]})).await;
+    assert_eq!(st, StatusCode::OK, "{n}");
+    let left = n["expire_date"].as_f64().unwrap() - now();
+    assert!(left < 1.7, "the new access token ends with the log-in's refresh expiry, not 2 s later: {left}");
+    let new = with_token(n["access_token"].as_str().unwrap());
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(s.get(&new, "/api/users/").await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    oz_err(&s.get(&new, "/api/users/").await, 401, 8);
+    oz_err(&s.post(&new, "/api/authorize/refresh", json!({"expire_token": n["expire_token"]})).await, 401, 8);
+}
 
 async fn service_account_long_ttl(db: Db) {
     let s = Server::start(db).await;
@@ -116,6 +149,8 @@ async fn blocked_user(db: Db) {
     oz_err(&s.get(&u, "/api/folders/").await, 401, 1401);
     oz_err(&s.login_raw("u@c1.test", "Passw0rd-x").await, 401, 1401);
     s.patch(&a, &format!("/api/users/{}", u.user_id()), json!({"is_active": true})).await;
+    // Unblocking does not revive the tokens from before the block.
+    oz_err(&s.get(&u, "/api/folders/").await, 401, 7);
     s.login("u@c1.test", "Passw0rd-x").await;
 }
 both_dbs!(blocked_user_t, blocked_user);
@@ -203,8 +238,11 @@ async fn session_purge(db: Db) {
     store.execute(q).await.unwrap();
     let now = 1_000_000_000_000_000;
     for (i, refresh_expires) in [(0, now - 1), (1, now + 1_000_000)] {
+        let sid = uuid::Uuid::new_v4();
         let s = Session {
-            session_id: uuid::Uuid::new_v4(),
+            session_id: sid,
+            family_id: sid,
+            refresh_used: false,
             user_id: user,
             access_hash: format!("a{i}"),
             refresh_hash: format!("r{i}"),

@@ -39,6 +39,16 @@ async fn media_lifecycle(db: Db) {
     assert_eq!(st, StatusCode::OK);
     let t = image::load_from_memory(&thumb).expect("thumbnail decodes");
     assert_eq!((t.width(), t.height()), (256, 192));
+    // Stored bytes are never a page to a browser.
+    let r = s.http.get(id(m, "original_url")).header("X-Forensic-Access-Token", &w.client.token).send().await.unwrap();
+    let h = r.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-security-policy"].to_str().unwrap().starts_with("sandbox"));
+    assert_eq!(
+        h["content-disposition"],
+        format!("inline; filename=\"{mid_file}\"", mid_file = id(m, "original_url").rsplit('/').next().unwrap())
+    );
+    assert_eq!(h["content-type"], "image/jpeg");
     // `?access_token=` works for links embedded in pages.
     let url = format!("{}?access_token={}", id(m, "original_url"), w.client.token);
     assert_eq!(s.fetch(None, &url).await.0, StatusCode::OK);

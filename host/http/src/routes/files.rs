@@ -25,16 +25,26 @@ async fn media_file(
     Path((folder, file)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let body = app.media_file(p.as_ref(), parse_id("folder_id", &folder)?, &file).await?;
-    Ok(streamed(body, "private, max-age=3600"))
+    Ok(streamed(body, &file, "private, max-age=3600"))
 }
 
-/// A stored file as a streamed response.
-pub(crate) fn streamed(body: vigil_core::media::FileBody, cache: &str) -> Response {
+/// A stored file as a streamed response. Uploaded bytes are served so that a browser can never
+/// treat them as a page: the type is not sniffed, the content runs sandboxed (no scripts, no
+/// same origin), and the file name is a safe one.
+pub(crate) fn streamed(body: vigil_core::media::FileBody, file_name: &str, cache: &str) -> Response {
+    let safe: String =
+        file_name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).take(100).collect();
+    let safe = if safe.is_empty() { "media".to_string() } else { safe };
+    // Only what was recognised and decoded is served inline as its type.
+    let disposition = if body.content_type == "application/octet-stream" { "attachment" } else { "inline" };
     (
         [
             (header::CONTENT_TYPE, body.content_type),
             (header::CONTENT_LENGTH, body.size.to_string()),
             (header::CACHE_CONTROL, cache.to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'".to_string()),
+            (header::CONTENT_DISPOSITION, format!("{disposition}; filename=\"{safe}\"")),
         ],
         Body::from_stream(body.stream),
     )

@@ -56,7 +56,7 @@ async fn delete_media(State(app): State<App>, Auth(p): Auth, Path(id): Path<Stri
     responses((status = 200, content_type = "image/jpeg", description = "the still"), (status = 400), (status = 404)))]
 async fn get_snapshot(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let body = app.snapshot(&p, parse_id("media_id", &id)?).await?;
-    Ok(crate::routes::files::streamed(body, "no-cache"))
+    Ok(crate::routes::files::streamed(body, &format!("{id}_snapshot.jpg"), "no-cache"))
 }
 
 /// Make the still again, optionally at `time` seconds of a video or at frame `frame` of a shots
@@ -76,5 +76,5 @@ async fn post_snapshot(
         serde_json::from_slice(&body).map_err(|e| Error::structure(format!("invalid snapshot request: {e}")))?
     };
     let body = app.regenerate_snapshot(&p, parse_id("media_id", &id)?, req).await?;
-    Ok(crate::routes::files::streamed(body, "no-cache"))
+    Ok(crate::routes::files::streamed(body, &format!("{id}_snapshot.jpg"), "no-cache"))
 }
