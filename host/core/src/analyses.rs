@@ -58,10 +58,17 @@ pub(crate) fn output_key(company: Uuid, folder: Uuid, image: Uuid) -> String {
     format!("{company}/{folder}/{image}_output.jpg")
 }
 
+/// A per-request webhook must parse as an absolute http(s) URL with a host and no credentials;
+/// where it may point is checked when it is delivered to.
 fn check_webhook_url(u: &str) -> Result<String> {
     let u = u.trim();
-    let ok =
-        (u.starts_with("http://") || u.starts_with("https://")) && u.len() <= 2048 && !u.contains(char::is_whitespace);
+    let ok = u.len() <= 2048
+        && reqwest::Url::parse(u).is_ok_and(|p| {
+            matches!(p.scheme(), "http" | "https")
+                && p.host_str().is_some_and(|h| !h.is_empty())
+                && p.username().is_empty()
+                && p.password().is_none()
+        });
     if ok {
         Ok(u.to_string())
     } else {

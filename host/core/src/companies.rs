@@ -17,9 +17,10 @@ pub struct CompanyBody {
 
 fn check_name(n: &str) -> Result<String> {
     let n = n.trim();
-    if n.is_empty() || n.len() > 200 {
+    if n.is_empty() || n.chars().count() > 200 {
         return Err(Error::value("company name must be 1 to 200 characters"));
     }
+    vigil_domain::text::check_name("company name", n, 200)?;
     Ok(n.to_string())
 }
 

@@ -115,9 +115,7 @@ impl App {
             return Err(Error::forbidden());
         }
         if let Some(m) = patch.meta_data {
-            if !m.is_object() {
-                return Err(Error::value("meta_data must be a JSON object"));
-            }
+            vigil_domain::text::check_meta("meta_data", &m)?;
             f.meta_data = m;
         }
         if let Some(owner) = patch.user_id {

@@ -129,15 +129,12 @@ struct Inner {
 }
 
 impl App {
-    pub fn new(store: Store, blob: Blob, cfg: CoreConfig, plugins: Arc<plugins::PluginRuntime>) -> App {
-        // Webhooks never follow redirects: a receiver could otherwise point the server elsewhere.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+    /// Fails when the webhook HTTP client cannot be built with its no-redirect policy: there is
+    /// no fallback to a client that would follow redirects.
+    pub fn new(store: Store, blob: Blob, cfg: CoreConfig, plugins: Arc<plugins::PluginRuntime>) -> Result<App> {
+        let http = webhooks::http_client(None)?;
         let frames = frames::SharedFrames::new(cfg.frame_cache_bytes);
-        App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http, frames }) }
+        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http, frames }) })
     }
     pub fn store(&self) -> Store {
         self.inner.store.clone()
@@ -175,7 +172,11 @@ pub(crate) trait Infra<T> {
 impl<T> Infra<T> for std::result::Result<T, StoreError> {
     fn infra(self) -> Result<T> {
         self.map_err(|e| match e {
-            StoreError::Conflict(m) => Error::new(Code::Conflict, format!("already exists: {m}")),
+            // The database's own text stays in the log.
+            StoreError::Conflict(m) => {
+                tracing::info!(detail = %m, "unique constraint");
+                Error::new(Code::Conflict, "conflicts with an existing record")
+            }
             other => Error::internal(other),
         })
     }

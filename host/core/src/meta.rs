@@ -87,6 +87,7 @@ impl App {
                 Value::Object(m)
             }
         };
+        vigil_domain::text::check_meta("meta_data", &next)?;
         meta::set(&mut store, table, id, &next, now_micros()).await.infra()?;
         Ok(next)
     }

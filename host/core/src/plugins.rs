@@ -61,6 +61,21 @@ pub struct RunRequest {
     pub params: Option<Value>,
 }
 
+/// A plugin's configuration is a handful of settings, not a data store.
+const MAX_CONFIG_BYTES: usize = 16 << 10;
+const MAX_CONFIG_KEYS: usize = 64;
+
+fn check_config(config: &Value) -> Result<()> {
+    let size = config.to_string().len();
+    let keys = config.as_object().map_or(0, |m| m.len());
+    if size > MAX_CONFIG_BYTES || keys > MAX_CONFIG_KEYS {
+        return Err(Error::value(format!(
+            "plugin config is {size} bytes in {keys} keys; at most {MAX_CONFIG_BYTES} bytes and {MAX_CONFIG_KEYS} keys"
+        )));
+    }
+    vigil_domain::text::check_meta("plugin config", config)
+}
+
 fn check_name(what: &str, s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 64
@@ -199,6 +214,7 @@ impl App {
             return Err(Error::forbidden());
         }
         let config = Value::Object(m.config.clone());
+        check_config(&config)?;
         let rt = self.inner.plugins.clone();
         let size = wasm.len() as i64;
         let (compiled, wasm) = tokio::task::spawn_blocking(move || {
@@ -274,15 +290,28 @@ impl App {
         Ok(row.info)
     }
 
+    /// Plugins visible to the caller; their configuration only to those who may manage them
+    /// (it can hold a customer's settings, such as endpoints or keys).
     pub async fn list_plugins(&self, p: &Principal) -> Result<Page<PluginInfo>> {
         let scope = if p.role.is_global() { None } else { Some(p.company_id) };
-        let items: Vec<PluginInfo> =
-            plugins::list(&mut self.store(), scope).await.infra()?.into_iter().map(|r| r.info).collect();
+        let items: Vec<PluginInfo> = plugins::list(&mut self.store(), scope)
+            .await
+            .infra()?
+            .into_iter()
+            .map(|r| Self::shown(p, r.info))
+            .collect();
         Ok(Page { total: Some(items.len() as i64), items })
     }
 
     pub async fn get_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {
-        Ok(self.visible_plugin(p, id).await?.info)
+        Ok(Self::shown(p, self.visible_plugin(p, id).await?.info))
+    }
+
+    fn shown(p: &Principal, mut info: PluginInfo) -> PluginInfo {
+        if !Self::can_manage_plugin(p, info.company_id) {
+            info.config = Default::default();
+        }
+        info
     }
 
     /// Makes this version the active one; calls in flight finish on the version they started on.

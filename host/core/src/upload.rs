@@ -62,6 +62,8 @@ pub struct Upload {
     payload: Option<Payload>,
     /// Whether a `payload` part was sent (an `additional_info` field alone creates a payload).
     payload_part: bool,
+    /// Non-file parts seen so far.
+    form_parts: usize,
     done: bool,
 }
 
@@ -124,14 +126,31 @@ impl App {
             total: 0,
             payload: None,
             payload_part: false,
+            form_parts: 0,
             done: false,
         }
     }
 }
 
 impl Upload {
+    /// Counts a non-file part against the request limit: the limit covers every part, not only
+    /// files, and a request has at most a few form fields.
+    fn count_form_part(&mut self, len: usize) -> Result<()> {
+        self.form_parts += 1;
+        if self.form_parts > MAX_FORM_PARTS {
+            return Err(Error::structure(format!("at most {MAX_FORM_PARTS} form fields besides files")));
+        }
+        self.total += len as u64;
+        let max = self.app.cfg().limits.max_request_size;
+        if self.total > max {
+            return Err(Error::new(Code::TooLarge, format!("the request is larger than the limit of {max} bytes")));
+        }
+        Ok(())
+    }
+
     /// Parses the `payload` part.
     pub fn set_payload(&mut self, raw: &[u8]) -> Result<()> {
+        self.count_form_part(raw.len())?;
         if self.payload_part {
             return Err(Error::structure("the request has more than one 'payload' part"));
         }
@@ -148,13 +167,13 @@ impl Upload {
             p.tags.insert(field, validate_tags(&tags)?);
         }
         for (field, meta) in obj(m.get("media:meta_data"), "media:meta_data")? {
-            if !meta.is_object() {
-                return Err(Error::value(format!("media:meta_data of '{field}' must be a JSON object")));
-            }
+            vigil_domain::text::check_meta(&format!("media:meta_data of '{field}'"), &meta)?;
             p.media_meta.insert(field, meta);
         }
         if let Some(fm) = m.get("folder:meta_data") {
-            p.folder_meta = Some(Value::Object(obj(Some(fm), "folder:meta_data")?));
+            let fm = Value::Object(obj(Some(fm), "folder:meta_data")?);
+            vigil_domain::text::check_meta("folder:meta_data", &fm)?;
+            p.folder_meta = Some(fm);
         }
         // An `additional_info` form field sent before the payload part is kept.
         p.additional_info = m.get("additional_info").cloned().or(self.payload.take().and_then(|e| e.additional_info));
@@ -164,6 +183,7 @@ impl Upload {
 
     /// A plain form field other than `payload` (e.g. the Web SDK's `additional_info`).
     pub fn set_form_field(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        self.count_form_part(value.len())?;
         if name == "additional_info" {
             let text = String::from_utf8_lossy(value).into_owned();
             let p = self.payload.get_or_insert_with(Payload::default);
@@ -182,6 +202,10 @@ impl Upload {
         let limits = self.app.cfg().limits.clone();
         if field.is_empty() || field == "payload" {
             return Err(Error::structure("a file part needs a field name other than 'payload'"));
+        }
+        vigil_domain::text::check_name("file field name", &field, vigil_domain::text::MAX_FIELD_NAME)?;
+        if let Some(n) = &original_name {
+            vigil_domain::text::check_name("file name", n, vigil_domain::text::MAX_FILE_NAME)?;
         }
         if self.files.iter().any(|f| f.field == field) {
             return Err(Error::structure(format!("file field '{field}' appears twice")));
@@ -526,6 +550,9 @@ fn served_type(f: &Staged) -> String {
         f.sniffed.content_type().to_string()
     }
 }
+
+/// Non-file parts per request (`payload`, `additional_info`, …).
+const MAX_FORM_PARTS: usize = 8;
 
 /// Frame rate of the MP4 rebuilt from a shots set (web SDKs capture a few frames per second).
 const SHOTS_PREVIEW_FPS: f32 = 5.0;

@@ -100,8 +100,38 @@ fn check_email(e: &str) -> Result<String> {
     let e = e.trim().to_lowercase();
     let valid = e.len() <= 254
         && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'))
-        && !e.chars().any(char::is_whitespace);
-    if valid { Ok(e) } else { Err(Error::value(format!("'{e}' is not a valid e-mail address"))) }
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(e)
+    } else {
+        let shown: String = e.chars().filter(|c| !c.is_control()).take(254).collect();
+        Err(Error::value(format!("'{shown}' is not a valid e-mail address")))
+    }
+}
+
+/// First, last and middle names: bounded, printable.
+fn check_names<'a>(names: impl IntoIterator<Item = (&'a str, Option<&'a String>)>) -> Result<()> {
+    for (what, v) in names {
+        if let Some(v) = v {
+            vigil_domain::text::check_name(what, v, vigil_domain::text::MAX_NAME)?;
+        }
+    }
+    Ok(())
+}
+
+/// E-mails are unique across companies. Only ADMIN (and the CLI) learn that one exists; others
+/// get the same answer whether it belongs to their company or to another, so they cannot probe
+/// other companies' users.
+fn email_taken(e: vigil_store::StoreError, p: Option<&Principal>, email: &str) -> Error {
+    match e {
+        vigil_store::StoreError::Conflict(_) if p.is_none_or(|p| p.role == Role::Admin) => {
+            Error::new(Code::Conflict, format!("a user with e-mail '{email}' already exists"))
+        }
+        vigil_store::StoreError::Conflict(_) => {
+            Error::new(Code::Conflict, format!("e-mail '{email}' cannot be used; choose another"))
+        }
+        other => Error::internal(other),
+    }
 }
 
 fn role_of(u: &User) -> Role {
@@ -162,11 +192,14 @@ impl App {
             return Err(Error::forbidden());
         }
         let email = check_email(&n.email)?;
+        check_names([
+            ("first_name", n.first_name.as_ref()),
+            ("last_name", n.last_name.as_ref()),
+            ("middle_name", n.middle_name.as_ref()),
+        ])?;
         self.cfg().password_policy.check(&n.password)?;
         let meta = n.meta_data.unwrap_or_else(|| Value::Object(Default::default()));
-        if !meta.is_object() {
-            return Err(Error::value("meta_data must be a JSON object"));
-        }
+        vigil_domain::text::check_meta("meta_data", &meta)?;
         let now = now_micros();
         let u = User {
             user_id: Uuid::new_v4(),
@@ -187,12 +220,7 @@ impl App {
             time_updated: vigil_domain::time::micros_to_secs(now),
         };
         let hash = crypto::hash_password(n.password).await?;
-        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| match e {
-            vigil_store::StoreError::Conflict(_) => {
-                Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
-            }
-            other => Error::internal(other),
-        })?;
+        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| email_taken(e, p, &u.email))?;
         Ok(u)
     }
 
@@ -213,6 +241,11 @@ impl App {
             }
             return self.patch_own_names(p, u, patch).await;
         }
+        check_names([
+            ("first_name", patch.first_name.as_ref()),
+            ("last_name", patch.last_name.as_ref()),
+            ("middle_name", patch.middle_name.as_ref()),
+        ])?;
         let was_active = u.is_active;
         let before = (u.is_service, u.user_type.clone(), u.is_admin);
         if let Some(t) = &patch.user_type {
@@ -270,12 +303,7 @@ impl App {
         // A blocked user keeps its sessions while blocked, so that every call answers 1401
         // (blocked), not 7; unblocking ends them, so old tokens do not come back to life.
         let mut tx = self.store().begin().await.infra()?;
-        users::update(&mut tx, &u, now_micros()).await.map_err(|e| match e {
-            vigil_store::StoreError::Conflict(_) => {
-                Error::new(Code::Conflict, format!("a user with e-mail '{}' already exists", u.email))
-            }
-            other => Error::internal(other),
-        })?;
+        users::update(&mut tx, &u, now_micros()).await.map_err(|e| email_taken(e, Some(p), &u.email))?;
         if u.is_active && !was_active {
             sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
         }
@@ -310,11 +338,11 @@ impl App {
                 "you may change only your own first_name, last_name and middle_name",
             ));
         }
-        for name in [&patch.first_name, &patch.last_name, &patch.middle_name].into_iter().flatten() {
-            if name.chars().count() > 150 || name.chars().any(char::is_control) {
-                return Err(Error::value("names are at most 150 printable characters"));
-            }
-        }
+        check_names([
+            ("first_name", patch.first_name.as_ref()),
+            ("last_name", patch.last_name.as_ref()),
+            ("middle_name", patch.middle_name.as_ref()),
+        ])?;
         if let Some(v) = patch.first_name {
             u.first_name = v;
         }

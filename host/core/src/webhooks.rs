@@ -10,7 +10,7 @@ use crate::folders::Embed;
 use crate::{App, Infra, now_micros};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::model::Analysis;
@@ -47,38 +47,101 @@ fn check_url(u: &str) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::value(format!("'{u}' is not an http(s) URL"))) }
 }
 
-fn private(ip: IpAddr) -> bool {
+/// Whether `ip` is in a special-purpose range of the IANA IPv4 or IPv6 registries (or is not
+/// globally reachable): never a webhook receiver unless the operator allows private ones. IPv4
+/// embedded in IPv6 (mapped, compatible, NAT64, 6to4, Teredo) is refused as a form, since the
+/// address it reaches depends on the network.
+pub(crate) fn private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v) => {
-            v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified() || v.is_broadcast()
+            let [a, b, c, _] = v.octets();
+            a == 0                                   // "this network"
+                || a == 10                           // private
+                || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+                || a == 127                          // loopback
+                || (a == 169 && b == 254)            // link local
+                || (a == 172 && (16..32).contains(&b)) // private
+                || (a == 192 && b == 0 && c == 0)    // IETF protocol assignments
+                || (a == 192 && b == 0 && c == 2)    // documentation
+                || (a == 192 && b == 88 && c == 99)  // 6to4 relay anycast
+                || (a == 192 && b == 168)            // private
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking
+                || (a == 198 && b == 51 && c == 100) // documentation
+                || (a == 203 && b == 0 && c == 113)  // documentation
+                || a >= 224 // multicast, reserved (240/4) and broadcast
         }
         IpAddr::V6(v) => {
             let s = v.segments();
-            v.is_loopback()
-                || v.is_unspecified()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || v.to_ipv4_mapped().is_some_and(|m| private(IpAddr::V4(m)))
+            v.is_unspecified()
+                || v.is_loopback()
+                || s[0..6] == [0, 0, 0, 0, 0, 0]                // IPv4-compatible (deprecated)
+                || s[0..6] == [0, 0, 0, 0, 0, 0xffff]           // IPv4-mapped
+                || (s[0] == 0x64 && s[1] == 0xff9b)             // NAT64 (64:ff9b::/96, 64:ff9b:1::/48)
+                || (s[0] == 0x100 && s[1..4] == [0, 0, 0])      // discard-only
+                || (s[0] == 0x2001 && s[1] < 0x200)             // IETF protocol assignments, incl. Teredo
+                || (s[0] == 0x2001 && s[1] == 0xdb8)            // documentation
+                || s[0] == 0x2002                               // 6to4
+                || (s[0] & 0xfe00) == 0xfc00                    // unique local
+                || (s[0] & 0xffc0) == 0xfe80                    // link local
+                || (s[0] & 0xffc0) == 0xfec0                    // site local (deprecated)
+                || (s[0] & 0xff00) == 0xff00 // multicast
         }
     }
 }
 
-/// Refuses receivers on loopback or private networks unless the operator allows them, so a
-/// tenant cannot make the server call its own internal services.
-async fn check_destination(u: &str, allow_private: bool) -> std::result::Result<(), String> {
+/// A receiver URL as shown back: without credentials and with query values replaced; only its
+/// origin unless `full`.
+fn redact_url(u: &str, full: bool) -> String {
+    let Ok(mut url) = reqwest::Url::parse(u) else { return "(invalid URL)".into() };
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    if !full {
+        return url.origin().ascii_serialization();
+    }
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        url.query_pairs_mut().clear().extend_pairs(keys.iter().map(|k| (k.as_str(), "redacted")));
+    }
+    url.to_string()
+}
+
+/// What clients are told about a refused destination; the reason is logged only.
+pub(crate) const NOT_ALLOWED: &str = "destination not allowed";
+
+/// Resolves the receiver once and checks every address: the delivery then connects to the
+/// address that was checked (no second resolution, so no DNS rebinding). `Ok(None)` when private
+/// receivers are allowed and the client may resolve as usual.
+async fn check_destination(u: &str, allow_private: bool) -> std::result::Result<Option<(String, SocketAddr)>, String> {
     if allow_private {
-        return Ok(());
+        return Ok(None);
     }
     let url = reqwest::Url::parse(u).map_err(|e| e.to_string())?;
     let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
     let port = url.port_or_known_default().unwrap_or(80);
-    let addrs = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("resolving {host}: {e}"))?;
-    for a in addrs {
-        if private(a.ip()) {
-            return Err(format!("{host} resolves to the private address {} (webhook_allow_private is off)", a.ip()));
-        }
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("resolving {host}: {e}"))?.collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} resolves to no address"));
     }
-    Ok(())
+    if let Some(bad) = addrs.iter().find(|a| private(a.ip())) {
+        return Err(format!(
+            "{host} resolves to the special-purpose address {} (webhook_allow_private is off)",
+            bad.ip()
+        ));
+    }
+    Ok(Some((host, addrs[0])))
+}
+
+/// The webhook client: never follows redirects (a receiver could otherwise point the server
+/// elsewhere); with `pin`, connects to that checked address for that host only.
+pub(crate) fn http_client(pin: Option<&(String, SocketAddr)>) -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")));
+    if let Some((host, addr)) = pin {
+        b = b.resolve(host, *addr);
+    }
+    b.build().map_err(|e| Error::internal(format!("building the webhook HTTP client: {e}")))
 }
 
 impl App {
@@ -154,7 +217,8 @@ impl App {
             }
             Some(reason) => {
                 tracing::warn!(url = %delivery.url, attempt = job.attempts, %reason, "webhook delivery failed");
-                if !self.retry_or_give_up(owner, job, reason).await? {
+                // A refused destination stays refused: no retry.
+                if reason == NOT_ALLOWED || !self.retry_or_give_up(owner, job, reason).await? {
                     jobs::fail(&mut self.store(), job, owner, reason, now_micros()).await.infra()?;
                 }
             }
@@ -178,12 +242,21 @@ impl App {
         };
         let started = std::time::Instant::now();
         let result = match check_destination(url, self.cfg().jobs.webhook_allow_private).await {
-            Err(e) => Err(e),
-            Ok(()) => {
+            Err(e) => {
+                tracing::warn!(%url, reason = %e, "webhook destination refused");
+                Err(NOT_ALLOWED.to_string())
+            }
+            Ok(pin) => {
+                let pinned;
+                let client = match &pin {
+                    Some(p) => {
+                        pinned = http_client(Some(p))?;
+                        &pinned
+                    }
+                    None => &self.inner.http,
+                };
                 let ts = (now_micros() / 1_000_000).to_string();
-                let mut req = self
-                    .inner
-                    .http
+                let mut req = client
                     .post(url)
                     .header("Content-Type", "application/json")
                     .header("X-Vigil-Event", event)
@@ -254,7 +327,18 @@ impl App {
     }
 
     /// Delivery attempts: of one analysis the caller can read, or of a company for its admins.
+    /// Delivery records. Any reader of an analysis sees its deliveries, but the receiver's URL in
+    /// full only if the caller may manage the company's webhook (others see its origin); query
+    /// values and credentials in URLs are never shown.
     pub async fn list_webhook_deliveries(&self, p: &Principal, analyse_id: Option<Uuid>) -> Result<Vec<Delivery>> {
+        let mut list = self.deliveries(p, analyse_id).await?;
+        for d in &mut list {
+            d.url = redact_url(&d.url, Self::can_manage_webhook(p, d.company_id));
+        }
+        Ok(list)
+    }
+
+    async fn deliveries(&self, p: &Principal, analyse_id: Option<Uuid>) -> Result<Vec<Delivery>> {
         match analyse_id {
             Some(id) => {
                 self.get_analysis(p, id).await?;
@@ -274,7 +358,17 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use super::private;
+    use super::{private, redact_url};
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://u:p@hooks.example/x?token=s3cret&a=1", true),
+            "https://hooks.example/x?token=redacted&a=redacted"
+        );
+        assert_eq!(redact_url("https://hooks.example:8443/x?token=s3cret", false), "https://hooks.example:8443");
+        assert_eq!(redact_url("http://h.example/plain", true), "http://h.example/plain");
+    }
 
     #[test]
     fn private_addresses_are_recognised() {
@@ -289,10 +383,26 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "100.127.255.254",
+            "192.0.0.8",
+            "198.18.0.1",
+            "198.19.255.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "ff02::1",
+            "fec0::1",
         ] {
             assert!(private(a.parse().unwrap()), "{a}");
         }
-        for a in ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"] {
+        for a in ["8.8.8.8", "1.1.1.1", "100.128.0.1", "198.20.0.1", "2001:4860:4860::8888", "2606:4700::1111"] {
             assert!(!private(a.parse().unwrap()), "{a}");
         }
     }

@@ -12,6 +12,7 @@ pub mod media;
 pub mod model;
 pub mod password;
 pub mod policy;
+pub mod text;
 pub mod time;
 
 pub use error::{Code, Error, Result};

@@ -70,7 +70,7 @@ pub async fn open_app_with(
     let host = vigil_plugin_host::PluginHost::new(services, core.plugin_concurrency)
         .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
     let plugins = Arc::new(vigil_core::plugins::PluginRuntime { host, registry: vigil_plugin_host::Registry::new() });
-    Ok(App::new(store, blob, core, plugins))
+    App::new(store, blob, core, plugins).map_err(|e| anyhow::anyhow!("{}: {:?}", e.message, e.details))
 }
 
 /// The first ADMIN of a fresh install. With `admin_email` + `admin_password` configured, that

@@ -234,3 +234,57 @@ async fn service_accounts_and_review_rights() {
     );
     assert_eq!(w.s.patch(&w.cop, &fpath, json!({"operator_status": "OK"})).await.0, StatusCode::OK);
 }
+
+/// Every input has a size and a character class; e-mails do not reveal other companies' users.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_no_probing() {
+    let w = World::new(Db::Sqlite).await;
+    let mk = |email: &str, first: &str| json!({"email": email, "password": "Passw0rd-x", "user_type": "CLIENT", "first_name": first, "company_id": w.c1});
+    for bad in ["a\u{0}b", "line\nbreak", &"x".repeat(151)] {
+        let m = oz_err(&w.s.post(&w.cadmin, "/api/users/", mk("n@c1.test", bad)).await, 400, 4);
+        assert!(m.contains("first_name"), "{m}");
+    }
+    oz_err(&w.s.post(&w.cadmin, "/api/users/", mk("nul\u{0}@c1.test", "A")).await, 400, 4);
+    oz_err(&w.s.post(&w.admin, "/api/companies/", json!({"name": "Evil\nCorp"})).await, 400, 4);
+    // The same answer for an e-mail of one's own company and of another: no probing.
+    let own = oz_err(&w.s.post(&w.cadmin, "/api/users/", mk("u2@c1.test", "A")).await, 409, 4);
+    let theirs = oz_err(&w.s.post(&w.cadmin, "/api/users/", mk("u@c2.test", "A")).await, 409, 4);
+    assert_eq!(own.replace("u2@c1.test", "E"), theirs.replace("u@c2.test", "E"));
+    assert!(!theirs.contains("exists"), "{theirs}");
+    let admin = oz_err(&w.s.post(&w.admin, "/api/users/", mk("u@c2.test", "A")).await, 409, 4);
+    assert!(admin.contains("already exists"), "{admin}");
+
+    // Metadata documents: bounded, keys printable.
+    let f1 = format!("/api/folders/{}/meta_data", id(&w.f1, "folder_id"));
+    oz_err(&w.s.post(&w.client, &f1, json!({"k\u{0}": 1})).await, 400, 4);
+    oz_err(&w.s.post(&w.client, &f1, json!({"k": "x".repeat(70_000)})).await, 400, 4);
+    assert_eq!(w.s.post(&w.client, &f1, json!({"transaction_id": "T-1"})).await.0, StatusCode::OK);
+    // Too many filters are refused, not a database error.
+    let many: String = (0..100).map(|i| format!("meta_data=k{i}==v&")).collect();
+    oz_err(&w.s.get(&w.client, &format!("/api/folders/?{many}")).await, 400, 4);
+
+    // The request limit counts every part, and a request has only a few form fields.
+    let mut form = reqwest::multipart::Form::new();
+    for _ in 0..9 {
+        form = form.text("additional_info", "x");
+    }
+    let r = read(w.s.req(Method::POST, Some(&w.client), "/api/folders/").multipart(form).send().await.unwrap()).await;
+    assert!(oz_err(&r, 400, 3).contains("form fields"), "{}", r.1);
+    let s2 = Server::builder(Db::Sqlite).set("max_request_size", "100000").start().await;
+    let a = s2.admin().await;
+    let form = reqwest::multipart::Form::new()
+        .text("additional_info", "x".repeat(60_000))
+        .text("payload", format!("{{\"additional_info\": \"{}\"}}", "y".repeat(60_000)));
+    let r = read(s2.req(Method::POST, Some(&a), "/api/folders/").multipart(form).send().await.unwrap()).await;
+    assert_eq!(r.0, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.1);
+    // A file field name with a control character (how it arrives depends on the client's
+    // encoding; refused either way), and an overlong file name.
+    let form = reqwest::multipart::Form::new()
+        .part("p\u{1}x", reqwest::multipart::Part::bytes(jpeg(32, 32)).file_name("p.jpg"));
+    let r = read(w.s.req(Method::POST, Some(&w.client), "/api/folders/").multipart(form).send().await.unwrap()).await;
+    assert_eq!(r.0, StatusCode::BAD_REQUEST, "{}", r.1);
+    let long = format!("{}.jpg", "n".repeat(300));
+    let form = reqwest::multipart::Form::new().part("p", reqwest::multipart::Part::bytes(jpeg(32, 32)).file_name(long));
+    let r = read(w.s.req(Method::POST, Some(&w.client), "/api/folders/").multipart(form).send().await.unwrap()).await;
+    oz_err(&r, 400, 4);
+}

@@ -248,8 +248,14 @@ async fn webhooks_are_signed_retried_and_recorded() {
             hmac_hex(b"company-secret-0123456789", format!("{}.{{}}", h.headers["x-vigil-timestamp"]).as_bytes())
         )
     );
-    // One record per attempt.
-    let (st, recs) = w.s.get(&w.client, &format!("/api/webhook_deliveries?analyse_id={aid}")).await;
+    // One record per attempt; the receivers' URLs in full for those who manage the webhook, only
+    // their origin for a plain CLIENT.
+    let (_, mine) = w.s.get(&w.client, &format!("/api/webhook_deliveries?analyse_id={aid}")).await;
+    for r in mine.as_array().unwrap() {
+        let u = r["url"].as_str().unwrap();
+        assert!(u.starts_with("http://127.0.0.1:") && !u.contains("/hook"), "{u}");
+    }
+    let (st, recs) = w.s.get(&w.cadmin, &format!("/api/webhook_deliveries?analyse_id={aid}")).await;
     assert_eq!(st, StatusCode::OK, "{recs}");
     let mut seen: Vec<(String, i64, i64)> = recs
         .as_array()
@@ -339,4 +345,59 @@ async fn deleting_a_folder_under_running_analyses_leaves_nothing() {
     let c = s.company(&admin, "C").await;
     let client = s.user(&admin, "c@c.test", "CLIENT", Some(&c)).await;
     assert_eq!(s.get(&client, "/api/jobs/stats").await.0, StatusCode::FORBIDDEN);
+}
+
+/// Receivers in special-purpose ranges are refused when private receivers are not allowed: the
+/// record says only "destination not allowed", and a refused destination is not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_destinations_are_not_retried() {
+    let hook = Receiver::start(0).await;
+    let s =
+        Server::builder(Db::Sqlite).set("webhook_allow_private", "false").set("job_backoff_ms", "100").start().await;
+    let w = World::with(s).await;
+    let path = format!("/api/companies/{}/webhook", w.c1);
+    let r = read(
+        w.s.req(reqwest::Method::PUT, Some(&w.cadmin), &path).json(&json!({"url": hook.url})).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(r.0, StatusCode::OK, "{}", r.1);
+    let (st, f) =
+        w.s.upload(
+            &w.client,
+            "/api/folders/",
+            vec![file("p", "p.jpg", test_photo("obama.jpg"))],
+            Some(json!({"media:tags": {"p": ["photo_selfie"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let start = format!("/api/folders/{}/analyses/", f["folder_id"].as_str().unwrap());
+    // A per-request receiver is parsed: credentials or no host are refused at once.
+    for bad in ["http://user:pw@hooks.example/x", "mailto:ops@hooks.example", "https//missing-colon"] {
+        let body = json!({"analyses": [{"type": "quality"}], "resolution_endpoint": bad});
+        assert_eq!(w.s.post(&w.client, &start, body).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let body =
+        json!({"analyses": [{"type": "quality"}], "resolution_endpoint": "http://169.254.169.254/latest/meta-data"});
+    let (st, list) = w.s.post(&w.client, &start, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{list}");
+    let aid = list[0]["analyse_id"].as_str().unwrap().to_string();
+    w.s.wait_analysis(&w.client, &aid, 60).await;
+    for _ in 0..50 {
+        let recs = w.s.get(&w.cadmin, &format!("/api/webhook_deliveries?analyse_id={aid}")).await.1;
+        if recs.as_array().is_some_and(|a| a.len() >= 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Time for retries that must not happen.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let recs = w.s.get(&w.cadmin, &format!("/api/webhook_deliveries?analyse_id={aid}")).await.1;
+    let list = recs.as_array().unwrap();
+    assert_eq!(list.len(), 2, "one attempt per destination, no retries: {recs}");
+    for r in list {
+        assert_eq!(r["error"], "destination not allowed", "{r}");
+        assert_eq!(r["attempt"], 1, "{r}");
+    }
+    assert!(!recs.to_string().contains("resolves"), "no resolution details: {recs}");
+    assert!(hook.hits().is_empty());
 }

@@ -29,6 +29,14 @@ async fn lifecycle(db: Db) {
     assert_eq!(st, StatusCode::CREATED, "{v2}");
     assert_eq!(v2["active"], false, "later versions wait for activation");
     oz_err(&s.upload_plugin(&w.cadmin, answer.clone(), manifest("1.1.0", "dup")).await, 409, 4);
+    // A configuration is a few settings: a huge one is refused, and only managers read it.
+    let big = json!({"kind": "analysis", "name": "answer", "version": "9.0.0", "config": {"blob": "x".repeat(20_000)}});
+    assert!(oz_err(&s.upload_plugin(&w.cadmin, answer.clone(), big).await, 400, 4).contains("at most"));
+    let (_, seen) = s.get(&w.client, &format!("/api/plugins/{}", id(&v1, "plugin_id"))).await;
+    assert!(seen["config"].is_null(), "a CLIENT does not read plugin configs: {seen}");
+    let (_, listed) = s.get(&w.client, "/api/plugins/").await;
+    assert!(listed["items"].as_array().unwrap().iter().all(|p| p["config"].is_null()), "{listed}");
+    assert_eq!(s.get(&w.cadmin, &format!("/api/plugins/{}", id(&v1, "plugin_id"))).await.1["config"]["answer"], "one");
     let (v1id, v2id) = (id(&v1, "plugin_id"), id(&v2, "plugin_id"));
 
     let out = run(&w, &v1id).await;
