@@ -333,6 +333,11 @@ impl Server {
     }
 
     /// Where child processes write their logs.
+    /// The server's process id when it runs as a `vigil serve` child (see [`ServerBuilder::spawn`]).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     pub fn log_dir(&self) -> &Path {
         self._tmp.path()
     }

@@ -113,6 +113,15 @@ impl App {
             return Err(Error::value("at most 16 analyses per request"));
         }
         let webhook = req.resolution_endpoint.as_deref().map(check_webhook_url).transpose()?;
+        // One company's backlog is bounded: beyond it, analyses wait for some to finish.
+        let cap = self.cfg().jobs.company_queued as i64;
+        let pending = vigil_store::jobs::pending_for_company(&mut self.store(), folder.company_id).await.infra()?;
+        if pending + req.analyses.len() as i64 > cap {
+            return Err(Error::new(
+                Code::TooMany,
+                format!("the company has {pending} analyses queued or running; at most {cap}: retry when some finish"),
+            ));
+        }
         let folder_media = media::of_folders(&mut self.store(), &[folder_id]).await.infra()?;
         let refs: Vec<MediaRef> = folder_media
             .iter()

@@ -12,7 +12,7 @@ use std::io::{Cursor, Read};
 use std::sync::Arc;
 use uuid::Uuid;
 use vigil_domain::media::{MediaError, MediaType, Sniffed, sniff};
-use vigil_domain::model::Media;
+use vigil_domain::model::{Media, ShotFrame};
 
 /// Bounds on what one shots set may expand to.
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +22,12 @@ pub struct ShotsLimits {
     pub max_total_bytes: u64,
     /// Uncompressed size ÷ compressed size, per entry (ZIP) or for the whole stream (gzip).
     pub max_ratio: u64,
+    /// Pixels of one frame, read from its header before anything is decoded.
     pub max_pixels: u64,
+    /// Frames decoded per shots set: more image entries are sampled evenly, as video frames are.
+    pub max_frames: usize,
+    /// Decoded frames are scaled to fit this side at once; the full-size frame is dropped.
+    pub max_side: u32,
 }
 
 impl Default for ShotsLimits {
@@ -32,7 +37,9 @@ impl Default for ShotsLimits {
             max_entry_bytes: 16 << 20,
             max_total_bytes: 128 << 20,
             max_ratio: 100,
-            max_pixels: 50_000_000,
+            max_pixels: 16_777_216,
+            max_frames: 25,
+            max_side: 1280,
         }
     }
 }
@@ -51,14 +58,60 @@ fn check_name(name: &str) -> Result<(), MediaError> {
     if escapes { Err(bad(format!("entry '{name}' escapes the archive"))) } else { Ok(()) }
 }
 
-/// Decodes one entry if it is an image; other entries are skipped.
-fn image_entry(buf: &[u8], name: &str, max_pixels: u64) -> Result<Option<RgbImage>, MediaError> {
+/// An image entry of a shots set: its name, where to read it again, and its size from its header.
+struct Found {
+    name: String,
+    at: usize,
+    width: u32,
+    height: u32,
+}
+
+/// The header size of an entry that is an image; `None` for other entries, which are skipped.
+fn image_dims(buf: &[u8], name: &str) -> Result<Option<(u32, u32)>, MediaError> {
     match sniff(buf, name) {
         Ok(s) if s.media_type() == MediaType::Image => {
-            Ok(Some(crate::media::decode(buf, max_pixels, &format!("frame '{name}'"))?.into_rgb8()))
+            crate::media::dimensions(buf, &format!("frame '{name}'")).map(Some)
         }
         _ => Ok(None),
     }
+}
+
+/// Which of `n` entries are decoded: all when `n <= max`, else `max` spread evenly, first and
+/// last included.
+fn sample(n: usize, max: usize) -> Vec<usize> {
+    if n <= max || max < 2 {
+        return (0..n.min(max.max(1))).collect();
+    }
+    let mut v: Vec<usize> = (0..max).map(|i| i * (n - 1) / (max - 1)).collect();
+    v.dedup();
+    v
+}
+
+/// Decodes the sampled entries one at a time under the decoded-pixel budget: each frame's header
+/// is checked against `max_pixels` before its pixels are allocated, and the frame is scaled to
+/// `max_side` at once, so at most one full-size frame exists at a time.
+fn decode_found(
+    found: &[Found],
+    limits: ShotsLimits,
+    mut read: impl FnMut(usize) -> Result<Vec<u8>, MediaError>,
+) -> Result<Vec<(ShotFrame, RgbImage)>, MediaError> {
+    if found.is_empty() {
+        return Err(MediaError::EmptyArchive);
+    }
+    let mut out = Vec::new();
+    for i in sample(found.len(), limits.max_frames) {
+        let f = &found[i];
+        let what = format!("frame '{}'", f.name);
+        if u64::from(f.width) * u64::from(f.height) > limits.max_pixels {
+            return Err(MediaError::TooManyPixels { what, width: f.width, height: f.height, limit: limits.max_pixels });
+        }
+        let buf = read(f.at)?;
+        let img = crate::media::decode(&buf, limits.max_pixels, &what)?;
+        drop(buf);
+        let img = crate::media::fit(img, limits.max_side).into_rgb8();
+        out.push((ShotFrame { name: f.name.clone(), width: f.width, height: f.height }, img));
+    }
+    Ok(out)
 }
 
 /// Decodes the frames of a shots set of either container.
@@ -66,8 +119,8 @@ pub fn shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, 
     Ok(named_shots_frames(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
 }
 
-/// The frames of a shots set with their entry names.
-pub fn named_shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
+/// The frames of a shots set with their entries (name and size as stored).
+pub fn named_shots_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(ShotFrame, RgbImage)>, MediaError> {
     match sniff(bytes, "shots set") {
         Ok(Sniffed::Gzip) => gzip_named(bytes, limits),
         _ => zip_named(bytes, limits),
@@ -79,7 +132,7 @@ pub fn zip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, Me
     Ok(zip_named(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
 }
 
-fn zip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
+fn zip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(ShotFrame, RgbImage)>, MediaError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(format!("not a readable ZIP: {e}")))?;
     if archive.len() > limits.max_entries {
         return Err(bad(format!("{} entries, at most {} allowed", archive.len(), limits.max_entries)));
@@ -94,29 +147,35 @@ fn zip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)
         }
     }
     names.sort();
-    let (mut total, mut frames) = (0u64, Vec::new());
-    for (name, i) in names {
-        let f = archive.by_index(i).map_err(|e| bad(format!("{name}: {e}")))?;
+    // Reads entry `i`, no more than the limit (+1 to notice a lying header).
+    let read = |archive: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize| -> Result<Vec<u8>, MediaError> {
+        let f = archive.by_index(i).map_err(|e| bad(format!("entry {i}: {e}")))?;
+        let name = f.name().map(|n| n.to_string()).unwrap_or_else(|_| format!("entry {i}"));
         let (declared, packed) = (f.size(), f.compressed_size().max(1));
         if declared > limits.max_entry_bytes || declared / packed > limits.max_ratio {
             return Err(bad(format!("entry '{name}' expands too much ({declared} bytes from {packed})")));
         }
-        // Read no more than the limit (+1 to notice a lying header).
         let mut buf = Vec::with_capacity(declared as usize);
         f.take(limits.max_entry_bytes + 1).read_to_end(&mut buf).map_err(|e| bad(format!("{name}: {e}")))?;
         if buf.len() as u64 > limits.max_entry_bytes {
             return Err(bad(format!("entry '{name}' is larger than {} bytes", limits.max_entry_bytes)));
         }
+        Ok(buf)
+    };
+    // First pass: which entries are images, and how large their headers say they are.
+    let (mut total, mut found) = (0u64, Vec::new());
+    for (name, i) in names {
+        let buf = read(&mut archive, i)?;
         total += buf.len() as u64;
         if total > limits.max_total_bytes {
             return Err(bad(format!("more than {} bytes uncompressed", limits.max_total_bytes)));
         }
-        frames.extend(image_entry(&buf, &name, limits.max_pixels)?.map(|f| (name, f)));
+        if let Some((width, height)) = image_dims(&buf, &name)? {
+            found.push(Found { name, at: i, width, height });
+        }
     }
-    if frames.is_empty() {
-        return Err(MediaError::EmptyArchive);
-    }
-    Ok(frames)
+    // Second pass: decode the sampled frames, one at a time.
+    decode_found(&found, limits, |i| read(&mut archive, i))
 }
 
 /// A gzip shots set: a tar of images, or a single compressed image. The stream is inflated at
@@ -125,7 +184,7 @@ pub fn gzip_frames(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<RgbImage>, M
     Ok(gzip_named(bytes, limits)?.into_iter().map(|(_, f)| f).collect())
 }
 
-fn gzip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage)>, MediaError> {
+fn gzip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(ShotFrame, RgbImage)>, MediaError> {
     let cap = limits.max_total_bytes.min((bytes.len() as u64).saturating_mul(limits.max_ratio));
     let mut raw = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
@@ -135,8 +194,9 @@ fn gzip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage
     if raw.len() as u64 > cap {
         return Err(bad(format!("expands beyond {cap} bytes from {} compressed", bytes.len())));
     }
-    if let Some(img) = image_entry(&raw, "shots set", limits.max_pixels)? {
-        return Ok(vec![(String::new(), img)]);
+    if let Some((width, height)) = image_dims(&raw, "shots set")? {
+        let found = [Found { name: String::new(), at: 0, width, height }];
+        return decode_found(&found, limits, |_| Ok(std::mem::take(&mut raw)));
     }
     let mut entries = Vec::new();
     let mut archive = tar::Archive::new(Cursor::new(&raw[..]));
@@ -159,14 +219,13 @@ fn gzip_named(bytes: &[u8], limits: ShotsLimits) -> Result<Vec<(String, RgbImage
         entries.push((name, buf));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut frames = Vec::new();
-    for (name, buf) in entries {
-        frames.extend(image_entry(&buf, &name, limits.max_pixels)?.map(|f| (name, f)));
+    let mut found = Vec::new();
+    for (i, (name, buf)) in entries.iter().enumerate() {
+        if let Some((width, height)) = image_dims(buf, name)? {
+            found.push(Found { name: name.clone(), at: i, width, height });
+        }
     }
-    if frames.is_empty() {
-        return Err(MediaError::EmptyArchive);
-    }
-    Ok(frames)
+    decode_found(&found, limits, |i| Ok(std::mem::take(&mut entries[i].1)))
 }
 
 /// Decoded frames of the media of one request (an analysis run over a folder), so that several
@@ -326,7 +385,7 @@ pub async fn decode_frames(
             crate::video::sample_frames(input.path(), &cfg.video).await
         }
         Some(MediaType::ShotsSet) => {
-            let limits = ShotsLimits { max_pixels, ..cfg.shots };
+            let limits = cfg.shots_limits();
             blocking(move || shots_frames(&bytes, limits)).await
         }
         _ => blocking(move || crate::media::decode_rgb(&bytes, max_pixels).map(|i| vec![i])).await,
@@ -378,6 +437,27 @@ mod tests {
         assert!(matches!(zip_frames(b"PK\x03\x04garbage", ShotsLimits::default()), Err(MediaError::BadArchive(_))));
         let escape = zip_of(&[("../evil.png", png(2, 2))]);
         assert!(zip_frames(&escape, ShotsLimits::default()).unwrap_err().to_string().contains("escapes"));
+    }
+
+    #[test]
+    fn the_pixel_budget_holds_before_decoding() {
+        // A frame whose header is too large is refused before its pixels exist.
+        let big = zip_of(&[("a.png", png(300, 200))]);
+        let tight = ShotsLimits { max_pixels: 50_000, ..ShotsLimits::default() };
+        assert!(matches!(zip_frames(&big, tight), Err(MediaError::TooManyPixels { width: 300, height: 200, .. })));
+        // Frames are scaled to the side limit at once; the entry keeps its stored size.
+        let small_side = ShotsLimits { max_side: 100, ..ShotsLimits::default() };
+        let named = named_shots_frames(&big, small_side).unwrap();
+        assert_eq!((named[0].1.width(), named[0].1.height()), (100, 67));
+        assert_eq!((named[0].0.width, named[0].0.height), (300, 200));
+        // Beyond max_frames, entries are sampled evenly, first and last kept.
+        let many: Vec<(String, Vec<u8>)> = (0..40).map(|i| (format!("{i:02}.png"), png(2, 2))).collect();
+        let refs: Vec<(&str, Vec<u8>)> = many.iter().map(|(n, d)| (n.as_str(), d.clone())).collect();
+        let named = named_shots_frames(&zip_of(&refs), ShotsLimits::default()).unwrap();
+        assert_eq!(named.len(), 25);
+        assert_eq!((named[0].0.name.as_str(), named[24].0.name.as_str()), ("00.png", "39.png"));
+        assert_eq!(sample(3, 25), vec![0, 1, 2]);
+        assert_eq!(sample(10, 4), vec![0, 3, 6, 9]);
     }
 
     fn gz(data: &[u8]) -> Vec<u8> {

@@ -38,6 +38,11 @@ pub struct JobsConfig {
     pub webhook_allow_private: bool,
     /// Signs deliveries of companies without a secret of their own.
     pub webhook_secret: Option<String>,
+    /// Jobs one company may have running at once while another company has work waiting
+    /// (across every process on the database); when no one else waits, a company may use more.
+    pub company_running: usize,
+    /// Analyses one company may have queued or running; more are refused (429) until some finish.
+    pub company_queued: usize,
 }
 
 impl Default for JobsConfig {
@@ -54,6 +59,8 @@ impl Default for JobsConfig {
             webhook_timeout: Duration::from_secs(10),
             webhook_allow_private: false,
             webhook_secret: None,
+            company_running: 3,
+            company_queued: 1000,
         }
     }
 }
@@ -121,7 +128,14 @@ impl App {
             woken.as_mut().enable();
             let now = now_micros();
             let lease_until = now + cfg.lease.as_micros() as i64;
-            match jobs::claim(&mut self.store(), &owner, now, lease_until).await {
+            // Fair first: the company with the fewest jobs running, under its cap. When only
+            // capped companies have work, they may use the idle workers (work-conserving).
+            let claimed =
+                match jobs::claim(&mut self.store(), &owner, now, lease_until, cfg.company_running as i64).await {
+                    Ok(None) => jobs::claim(&mut self.store(), &owner, now, lease_until, i64::MAX).await,
+                    other => other,
+                };
+            match claimed {
                 Ok(Some(job)) => self.run_job(&owner, job).await,
                 Ok(None) => {
                     // Woken by a local enqueue, or polling for other processes' work.
@@ -288,9 +302,12 @@ impl App {
             CallError::Guest(g) if g.kind() != "host" => {
                 failed(g.kind(), format!("{}: {}", plugin.meta.name, g.message()), Code::InvalidValue)
             }
-            CallError::Busy | CallError::Deadline(_) | CallError::Host(_) | CallError::Guest(_) => {
-                Failure::Transient(e.to_string())
+            // A plugin that ran out of time will run out of time again: not retried, and its
+            // worker is not held for another round.
+            CallError::Deadline(_) => {
+                failed("plugin_timeout", format!("plugin {}: {e}", plugin.meta.name), Code::Unknown)
             }
+            CallError::Busy | CallError::Host(_) | CallError::Guest(_) => Failure::Transient(e.to_string()),
             CallError::Trap(_) | CallError::Limit(_) | CallError::Output(..) => {
                 failed("plugin_fault", format!("plugin {}: {e}", plugin.meta.name), Code::Unknown)
             }

@@ -86,6 +86,19 @@ pub struct CoreConfig {
     pub frame_cache_bytes: usize,
 }
 
+impl CoreConfig {
+    /// The shots-set limits in force: a frame no larger than a photo may be, and the frame count
+    /// and size that videos are sampled to.
+    pub fn shots_limits(&self) -> frames::ShotsLimits {
+        frames::ShotsLimits {
+            max_pixels: self.shots.max_pixels.min(self.limits.max_image_pixels),
+            max_frames: self.video.max_frames,
+            max_side: self.video.max_side,
+            ..self.shots
+        }
+    }
+}
+
 impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig {

@@ -14,16 +14,30 @@ use vigil_store::{folders, media};
 
 const THUMB_SIDE: u32 = 256;
 
-/// Decodes an image with EXIF orientation applied and the pixel count bounded (decompression
-/// bombs are refused before any pixel is allocated). `what` names the file in errors.
-pub fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<image::DynamicImage, MediaError> {
-    use image::ImageDecoder;
+/// The size an image's header declares, read without decoding any pixel.
+pub fn dimensions(bytes: &[u8], what: &str) -> Result<(u32, u32), MediaError> {
     let corrupt = |e: &dyn std::fmt::Display| MediaError::Corrupt(what.to_string(), e.to_string());
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| corrupt(&e))?;
     if reader.format().is_none() {
         return Err(MediaError::NotImage(what.to_string()));
     }
-    let (w, h) = reader.into_dimensions().map_err(|e| corrupt(&e))?;
+    reader.into_dimensions().map_err(|e| corrupt(&e))
+}
+
+/// Scales an image down to fit `max_side` (never up), keeping the aspect ratio.
+pub fn fit(img: image::DynamicImage, max_side: u32) -> image::DynamicImage {
+    if img.width().max(img.height()) <= max_side {
+        return img;
+    }
+    img.resize(max_side, max_side, image::imageops::FilterType::Triangle)
+}
+
+/// Decodes an image with EXIF orientation applied and the pixel count bounded (decompression
+/// bombs are refused before any pixel is allocated). `what` names the file in errors.
+pub fn decode(bytes: &[u8], max_pixels: u64, what: &str) -> Result<image::DynamicImage, MediaError> {
+    use image::ImageDecoder;
+    let corrupt = |e: &dyn std::fmt::Display| MediaError::Corrupt(what.to_string(), e.to_string());
+    let (w, h) = dimensions(bytes, what)?;
     if u64::from(w) * u64::from(h) > max_pixels {
         return Err(MediaError::TooManyPixels { what: what.to_string(), width: w, height: h, limit: max_pixels });
     }
@@ -262,7 +276,7 @@ impl App {
                 crate::video::still(input.path(), req.time, &self.cfg().video).await?
             }
             Some(MediaType::ShotsSet) => {
-                let limits = crate::frames::ShotsLimits { max_pixels, ..self.cfg().shots };
+                let limits = self.cfg().shots_limits();
                 let frames = tokio::task::spawn_blocking(move || crate::frames::shots_frames(&bytes, limits))
                     .await
                     .map_err(Error::internal)??;

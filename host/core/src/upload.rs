@@ -503,7 +503,7 @@ impl App {
                 }
             }
             MediaType::ShotsSet => {
-                let limits = crate::frames::ShotsLimits { max_pixels, ..self.cfg().shots };
+                let limits = self.cfg().shots_limits();
                 let frames = tokio::task::spawn_blocking(move || crate::frames::named_shots_frames(&bytes, limits))
                     .await
                     .map_err(Error::internal)?;
@@ -515,12 +515,7 @@ impl App {
                         )));
                     }
                     Ok(named) => {
-                        d.frames = Some(
-                            named
-                                .iter()
-                                .map(|(name, f)| ShotFrame { name: name.clone(), width: f.width(), height: f.height() })
-                                .collect(),
-                        );
+                        d.frames = Some(named.iter().map(|(entry, _)| entry.clone()).collect());
                         let frames: Vec<image::RgbImage> = named.into_iter().map(|(_, f)| f).collect();
                         let first = image::DynamicImage::ImageRgb8(frames[0].clone());
                         (d.width, d.height) = (Some(first.width()), Some(first.height()));

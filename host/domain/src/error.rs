@@ -20,6 +20,8 @@ pub enum Code {
     /// Too large a request or file; Oz has no code of its own for it, so it is INVALID VALUE on the
     /// wire with HTTP 413.
     TooLarge,
+    /// Too many requests of one kind pending (HTTP 429).
+    TooMany,
     /// A blocked (`is_active = false`) user.
     BlockedUser,
     /// Two writes collided on a unique value (an e-mail already taken).
@@ -33,7 +35,7 @@ impl Code {
             Code::NotAllowed => 1,
             Code::NotRealized => 2,
             Code::InvalidStructure => 3,
-            Code::InvalidValue | Code::TooLarge | Code::Conflict => 4,
+            Code::InvalidValue | Code::TooLarge | Code::Conflict | Code::TooMany => 4,
             Code::InvalidType => 5,
             Code::AuthNotProvided => 6,
             Code::AuthInvalid => 7,
@@ -52,6 +54,7 @@ impl Code {
             Code::NotRealized => 501,
             Code::InvalidStructure | Code::InvalidValue | Code::InvalidType => 400,
             Code::TooLarge => 413,
+            Code::TooMany => 429,
             Code::Conflict => 409,
             Code::AuthNotProvided | Code::AuthInvalid | Code::AuthExpired | Code::BlockedUser => 401,
             Code::AuthForbidden => 403,

@@ -60,16 +60,39 @@ pub async fn enqueue(ex: &mut impl Exec, j: &NewJob<'_>, now: Micros) -> Result<
 }
 
 /// Claims the oldest due job for `owner` until `lease_until`.
-pub async fn claim(ex: &mut impl Exec, owner: &str, now: Micros, lease_until: Micros) -> Result<Option<Job>> {
+/// Claims the next job fairly between companies: among the companies with ready work and fewer
+/// than `per_company` jobs running, the one with the fewest running goes first (ties: whose
+/// oldest job waited longest), and its oldest ready job is taken. One company's backlog therefore
+/// delays another's next job by at most the jobs already running, not by the backlog.
+pub async fn claim(
+    ex: &mut impl Exec,
+    owner: &str,
+    now: Micros,
+    lease_until: Micros,
+    per_company: i64,
+) -> Result<Option<Job>> {
     let lock = match ex.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    // Jobs without a company (none today) count as one company of their own.
+    let running = "(SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' \
+                   AND COALESCE(r.company_id, '') = COALESCE(w.company_id, ''))";
     let mut q = Sql::new("UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ");
     q.bind(owner).push(", lease_until = ").bind(lease_until).push(", time_updated = ").bind(now);
-    q.push(" WHERE job_id = (SELECT job_id FROM jobs WHERE state = 'queued' AND run_at <= ").bind(now);
-    q.push(&format!(" ORDER BY run_at, job_id LIMIT 1{lock}) AND state = 'queued' RETURNING {COLS}"));
+    q.push(" WHERE job_id = (SELECT j.job_id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ").bind(now);
+    q.push(" AND COALESCE(j.company_id, '') = (SELECT COALESCE(w.company_id, '') FROM jobs w WHERE w.state = 'queued' AND w.run_at <= ");
+    q.bind(now).push(&format!(" AND {running} < ")).bind(per_company);
+    q.push(&format!(" GROUP BY w.company_id ORDER BY {running}, MIN(w.run_at) LIMIT 1)"));
+    q.push(&format!(" ORDER BY j.run_at, j.job_id LIMIT 1{lock}) AND state = 'queued' RETURNING {COLS}"));
     ex.fetch_optional(q, row).await
+}
+
+/// Jobs a company has queued or running (the cap on queued work).
+pub async fn pending_for_company(ex: &mut impl Exec, company_id: Uuid) -> Result<i64> {
+    let mut q = Sql::new("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running') AND company_id = ");
+    q.bind(company_id);
+    ex.fetch_count(q).await
 }
 
 fn held(q: &mut Sql, job: &Job, owner: &str) {

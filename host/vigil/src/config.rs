@@ -51,6 +51,7 @@ pub const KEYS: &[&str] = &[
     "shots_preview",
     "shots_max_entries",
     "shots_max_bytes",
+    "shots_max_frame_pixels",
     "models_manifest",
     "embedding_model",
     "company_embedding_models",
@@ -59,6 +60,8 @@ pub const KEYS: &[&str] = &[
     "job_max_attempts",
     "job_backoff_ms",
     "job_poll_ms",
+    "job_company_running",
+    "job_company_queued",
     "webhook_max_attempts",
     "webhook_timeout",
     "webhook_allow_private",
@@ -230,6 +233,7 @@ impl Settings {
             shots: vigil_core::frames::ShotsLimits {
                 max_entries: num("shots_max_entries", c.shots.max_entries as u64)? as usize,
                 max_total_bytes: num("shots_max_bytes", c.shots.max_total_bytes)?,
+                max_pixels: num("shots_max_frame_pixels", c.shots.max_pixels)?,
                 ..c.shots
             },
             shots_preview: flag("shots_preview", c.shots_preview)?,
@@ -245,6 +249,8 @@ impl Settings {
                     max_attempts: num("job_max_attempts", u64::from(j.max_attempts))?.clamp(1, 100) as u32,
                     backoff_base: ms("job_backoff_ms", j.backoff_base)?,
                     poll: ms("job_poll_ms", j.poll)?,
+                    company_running: num("job_company_running", j.company_running as u64)?.max(1) as usize,
+                    company_queued: num("job_company_queued", j.company_queued as u64)?.max(1) as usize,
                     webhook_max_attempts: num("webhook_max_attempts", u64::from(j.webhook_max_attempts))?.clamp(1, 100)
                         as u32,
                     webhook_timeout: std::time::Duration::from_secs(dur(

@@ -401,3 +401,92 @@ async fn refused_destinations_are_not_retried() {
     assert!(!recs.to_string().contains("resolves"), "no resolution details: {recs}");
     assert!(hook.hits().is_empty());
 }
+
+/// Fair queueing: a company that floods the queue with slow analyses (its own plugin burning its
+/// whole time budget) delays another company's analysis by at most the jobs already running, not
+/// by its backlog; its timed-out analyses are not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_company_cannot_stall_another() {
+    let s = Server::builder(Db::Sqlite).set("workers", "4").start().await;
+    let w = World::with(s).await;
+    let manifest = json!({"kind": "analysis", "name": "quality", "version": "1.0.0"});
+    let (st, p) = w.s.upload_plugin(&w.other_admin, component("hostile"), manifest).await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let g = id(&w.g, "folder_id");
+    let flood = json!({"analyses": (0..16).map(|_| json!({"type": "quality", "params": {"mode": "loop"}})).collect::<Vec<_>>()});
+    let mut theirs = Vec::new();
+    for _ in 0..3 {
+        let (st, list) = w.s.post(&w.other, &format!("/api/folders/{g}/analyses/"), flood.clone()).await;
+        assert_eq!(st, StatusCode::CREATED, "{list}");
+        theirs.extend(list.as_array().unwrap().iter().map(|a| id(a, "analyse_id")));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let (st, f) =
+        w.s.upload(
+            &w.client,
+            "/api/folders/",
+            vec![file("p", "p.jpg", test_photo("obama.jpg"))],
+            Some(json!({"media:tags": {"p": ["photo_selfie"]}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let (st, list) =
+        w.s.post(
+            &w.client,
+            &format!("/api/folders/{}/analyses/", id(&f, "folder_id")),
+            json!({"analyses": [{"type": "quality"}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{list}");
+    let a = w.s.wait_analysis(&w.client, &id(&list[0], "analyse_id"), 120).await;
+    let waited = started.elapsed();
+    assert_eq!(a["state"], "FINISHED", "{a}");
+    let (_, stats) = w.s.get(&w.admin, "/api/jobs/stats").await;
+    println!("waited {waited:?} behind another company's backlog; queue: {stats}");
+    assert!(waited < Duration::from_secs(60), "another company's analysis waited {waited:?}");
+    // Ours was queued after all 48 of theirs, yet claimed before most of them: as soon as
+    // a worker freed, the company with nothing running went first (FIFO would claim it last).
+    let ours = a["time_task_received"].as_f64().expect("time_task_received");
+    let mut after = 0;
+    for t in &theirs {
+        let x = w.s.wait_analysis(&w.other, t, 120).await;
+        if x["time_task_received"].as_f64().is_some_and(|r| r > ours) {
+            after += 1;
+        }
+    }
+    assert!(after >= 24, "only {after} of their 48 earlier analyses were claimed after ours");
+    // A plugin that ran out of time is not retried: each of theirs ends after one attempt.
+    let first = w.s.wait_analysis(&w.other, &theirs[0], 120).await;
+    assert_eq!(first["state"], "FAILED", "{first}");
+    assert!(
+        first["error"].to_string().contains("plugin_timeout") || first["error"].to_string().contains("plugin_fault"),
+        "{first}"
+    );
+}
+
+/// A company's queued work is capped; beyond it, requests are refused with 429 until some finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_work_is_capped() {
+    let s = Server::builder(Db::Sqlite).set("workers", "0").set("job_company_queued", "4").start().await;
+    let w = World::with(s).await;
+    let path = format!("/api/folders/{}/analyses/", id(&w.f1, "folder_id"));
+    let five = json!({"analyses": (0..5).map(|_| json!({"type": "quality"})).collect::<Vec<_>>()});
+    let r = w.s.post(&w.client, &path, five).await;
+    assert_eq!((r.0.as_u16(), r.1["error_code"].as_i64()), (429, Some(4)), "{}", r.1);
+    let four = json!({"analyses": (0..4).map(|_| json!({"type": "quality"})).collect::<Vec<_>>()});
+    assert_eq!(w.s.post(&w.client, &path, four).await.0, StatusCode::CREATED);
+    // The company is full; another company is not.
+    let one = json!({"analyses": [{"type": "quality"}]});
+    assert_eq!(
+        w.s.post(&w.client2, &format!("/api/folders/{}/analyses/", id(&w.f2, "folder_id")), one.clone())
+            .await
+            .0
+            .as_u16(),
+        429
+    );
+    assert_eq!(
+        w.s.post(&w.other, &format!("/api/folders/{}/analyses/", id(&w.g, "folder_id")), one).await.0,
+        StatusCode::CREATED
+    );
+}

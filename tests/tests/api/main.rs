@@ -14,6 +14,7 @@ mod isolation;
 mod jobs;
 mod liveness;
 mod media;
+mod memory;
 mod permissions;
 mod plugins;
 mod result_filters;
