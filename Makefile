@@ -16,7 +16,7 @@ export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # every component would import all worlds.
 PLUGIN_CRATES := quality biometry hostile answer ab-pick bigmem sneaky legacy
 
-.PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness clean
+.PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness fuzz load clean
 
 help:
 	@echo "make run      build and start the server on SQLite + local files (./data)"
@@ -28,6 +28,8 @@ help:
 	@echo "make bench    benchmarks (release profile); results go to docs/BENCHMARKS.md by hand"
 	@echo "make calibration  measure the embedding models' operating points (docs/calibration/)"
 	@echo "make liveness     generate the liveness test set and evaluate QUALITY on it (docs/liveness/)"
+	@echo "make fuzz     the parsers' fuzz targets for longer (200,000 cases each; VIGIL_FUZZ_SEED replays)"
+	@echo "make load     a mixed multi-company workload against a real server (VIGIL_LOAD_SECS per phase)"
 
 setup:
 	@.ci/setup
@@ -102,3 +104,12 @@ liveness: build
 
 clean:
 	$(CARGO) clean
+
+# The fuzz targets of `make test`, run longer.
+fuzz: setup
+	VIGIL_FUZZ_CASES=$${VIGIL_FUZZ_CASES:-200000} $(CARGO) test -p vigil-tests --test fuzz --locked -- --nocapture
+
+# Two tenants, then two tenants beside a hostile one; same build as the tests (dev profile with
+# optimised codecs and inference), results go to docs/BENCHMARKS.md by hand.
+load: setup assets plugins
+	$(CARGO) bench --profile dev -p vigil-tests --bench load --locked
