@@ -21,7 +21,7 @@ use uuid::Uuid;
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Result};
 use vigil_store::jobs::{self, Job};
-use vigil_store::webhooks::{self, Delivery};
+use vigil_store::webhooks;
 use vigil_store::{restores, sessions, users};
 
 pub const JOB_RESTORE: &str = "password_restore";
@@ -170,22 +170,8 @@ impl App {
             "token": token,
             "expire_date": expire_date,
         });
-        let (status, error, ms) = self.post_signed(&url, EVENT_RESTORE, body.to_string(), company, job.job_id).await?;
-        let delivery = Delivery {
-            delivery_id: Uuid::new_v4(),
-            job_id: job.job_id,
-            company_id: company,
-            analyse_id: None,
-            folder_id: None,
-            event: EVENT_RESTORE.to_string(),
-            url,
-            attempt: job.attempts,
-            status_code: status,
-            error,
-            duration_ms: ms,
-            time_created: 0.0,
-        };
-        self.settle_delivery(owner, job, &delivery).await
+        let of = crate::webhooks::DeliveryOf { company, analyse_id: None, folder_id: None };
+        self.deliver(owner, job, of, &url, EVENT_RESTORE, body.to_string()).await
     }
 
     /// Deletes expired restore tokens; returns how many.

@@ -110,8 +110,8 @@ fn check_email(e: &str) -> Result<String> {
 }
 
 /// First, last and middle names: bounded, printable.
-fn check_names<'a>(names: impl IntoIterator<Item = (&'a str, Option<&'a String>)>) -> Result<()> {
-    for (what, v) in names {
+fn check_names(first: &Option<String>, last: &Option<String>, middle: &Option<String>) -> Result<()> {
+    for (what, v) in [("first_name", first), ("last_name", last), ("middle_name", middle)] {
         if let Some(v) = v {
             vigil_domain::text::check_name(what, v, vigil_domain::text::MAX_NAME)?;
         }
@@ -192,11 +192,7 @@ impl App {
             return Err(Error::forbidden());
         }
         let email = check_email(&n.email)?;
-        check_names([
-            ("first_name", n.first_name.as_ref()),
-            ("last_name", n.last_name.as_ref()),
-            ("middle_name", n.middle_name.as_ref()),
-        ])?;
+        check_names(&n.first_name, &n.last_name, &n.middle_name)?;
         self.cfg().password_policy.check(&n.password)?;
         let meta = n.meta_data.unwrap_or_else(|| Value::Object(Default::default()));
         vigil_domain::text::check_meta("meta_data", &meta)?;
@@ -241,11 +237,7 @@ impl App {
             }
             return self.patch_own_names(p, u, patch).await;
         }
-        check_names([
-            ("first_name", patch.first_name.as_ref()),
-            ("last_name", patch.last_name.as_ref()),
-            ("middle_name", patch.middle_name.as_ref()),
-        ])?;
+        check_names(&patch.first_name, &patch.last_name, &patch.middle_name)?;
         let was_active = u.is_active;
         let before = (u.is_service, u.user_type.clone(), u.is_admin);
         if let Some(t) = &patch.user_type {
@@ -338,11 +330,7 @@ impl App {
                 "you may change only your own first_name, last_name and middle_name",
             ));
         }
-        check_names([
-            ("first_name", patch.first_name.as_ref()),
-            ("last_name", patch.last_name.as_ref()),
-            ("middle_name", patch.middle_name.as_ref()),
-        ])?;
+        check_names(&patch.first_name, &patch.last_name, &patch.middle_name)?;
         if let Some(v) = patch.first_name {
             u.first_name = v;
         }

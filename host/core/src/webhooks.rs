@@ -24,6 +24,13 @@ use vigil_store::{Exec, analyses, folders};
 pub const JOB_WEBHOOK: &str = "webhook";
 pub const EVENT_FINISHED: &str = "analysis.finished";
 
+/// What a delivery is about, for its record.
+pub(crate) struct DeliveryOf {
+    pub company: Uuid,
+    pub analyse_id: Option<Uuid>,
+    pub folder_id: Option<Uuid>,
+}
+
 /// A company's default webhook (`/api/companies/{id}/webhook`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CompanyWebhook {
@@ -190,19 +197,34 @@ impl App {
             // The analysis or folder was deleted meanwhile: nothing left to tell.
             return jobs::complete(&mut self.store(), job, owner, now_micros()).await.infra().map(|_| ());
         };
-        let (status, error, ms) = self.post_signed(&url, &event, body.to_string(), company, job.job_id).await?;
+        let folder_id = job.payload["folder_id"].as_str().and_then(|s| Uuid::parse_str(s).ok());
+        let of = DeliveryOf { company, analyse_id: Some(analyse_id), folder_id };
+        self.deliver(owner, job, of, &url, &event, body.to_string()).await
+    }
+
+    /// Posts one delivery attempt, records it, and completes, retries or fails its job.
+    pub(crate) async fn deliver(
+        &self,
+        owner: &str,
+        job: &Job,
+        of: DeliveryOf,
+        url: &str,
+        event: &str,
+        body: String,
+    ) -> Result<()> {
+        let (status_code, error, duration_ms) = self.post_signed(url, event, body, of.company, job.job_id).await?;
         let delivery = Delivery {
             delivery_id: Uuid::new_v4(),
             job_id: job.job_id,
-            company_id: company,
-            analyse_id: Some(analyse_id),
-            folder_id: job.payload["folder_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
-            event,
-            url: url.clone(),
+            company_id: of.company,
+            analyse_id: of.analyse_id,
+            folder_id: of.folder_id,
+            event: event.to_string(),
+            url: url.to_string(),
             attempt: job.attempts,
-            status_code: status,
+            status_code,
             error,
-            duration_ms: ms,
+            duration_ms,
             time_created: 0.0,
         };
         self.settle_delivery(owner, job, &delivery).await
