@@ -190,13 +190,13 @@ impl<T> Infra<T> for std::result::Result<T, StoreError> {
                 tracing::info!(detail = %m, "unique constraint");
                 Error::new(Code::Conflict, "conflicts with an existing record")
             }
-            other => Error::internal(other),
+            other => Error::internal_error(&other),
         })
     }
 }
 
 impl<T> Infra<T> for std::result::Result<T, BlobError> {
     fn infra(self) -> Result<T> {
-        self.map_err(Error::internal)
+        self.map_err(|e| Error::internal_error(&e))
     }
 }

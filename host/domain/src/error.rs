@@ -99,6 +99,22 @@ impl Error {
         Self::new(Code::Unknown, "unknown server side error occurred")
             .with_details(Value::String(format!("internal: {cause}")))
     }
+    /// An internal failure from an error value, keeping its whole cause chain ("a: b: c") for the
+    /// log and the CLI; clients still get only the generic message.
+    pub fn internal_error(e: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            let text = s.to_string();
+            // Wrappers often repeat their source's text; keep each cause once.
+            if !chain.ends_with(&text) {
+                chain.push_str(": ");
+                chain.push_str(&text);
+            }
+            source = s.source();
+        }
+        Self::internal(chain)
+    }
     pub fn is_internal(&self) -> bool {
         self.code == Code::Unknown
     }
@@ -111,3 +127,28 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "opening the store")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn internal_errors_keep_their_chain() {
+        let e = Error::internal_error(&Outer(std::io::Error::other("disk full")));
+        assert_eq!(e.message, "unknown server side error occurred");
+        assert_eq!(e.details, Some(Value::String("internal: opening the store: disk full".into())));
+    }
+}

@@ -222,8 +222,12 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
+/// The operator sees what clients do not: an internal error's cause chain.
 fn core_err(e: vigil_domain::Error) -> anyhow::Error {
-    anyhow!("{}", e.message)
+    match (&e.details, e.is_internal()) {
+        (Some(serde_json::Value::String(cause)), true) => anyhow!("{}: {}", e.message, cause),
+        _ => anyhow!("{}", e.message),
+    }
 }
 
 #[tokio::main]
