@@ -105,9 +105,11 @@ liveness: build
 clean:
 	$(CARGO) clean
 
-# The fuzz targets of `make test`, run longer.
-fuzz: setup
+# The fuzz targets of `make test`, run longer: the parsers in process, the multipart reader
+# through a real server.
+fuzz: setup assets plugins
 	VIGIL_FUZZ_CASES=$${VIGIL_FUZZ_CASES:-200000} $(CARGO) test -p vigil-tests --test fuzz --locked -- --nocapture
+	VIGIL_FUZZ_CASES=2000 $(CARGO) test -p vigil-tests --test api --locked -- multipart_bodies --nocapture
 
 # Two tenants, then two tenants beside a hostile one; same build as the tests (dev profile with
 # optimised codecs and inference), results go to docs/BENCHMARKS.md by hand.
