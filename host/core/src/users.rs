@@ -109,6 +109,19 @@ fn check_email(e: &str) -> Result<String> {
     }
 }
 
+/// Writes the names a patch gives (absent ones stay).
+fn set_names(u: &mut User, first: Option<String>, last: Option<String>, middle: Option<String>) {
+    if let Some(v) = first {
+        u.first_name = v;
+    }
+    if let Some(v) = last {
+        u.last_name = v;
+    }
+    if middle.is_some() {
+        u.middle_name = middle;
+    }
+}
+
 /// First, last and middle names: bounded, printable.
 fn check_names(first: &Option<String>, last: &Option<String>, middle: &Option<String>) -> Result<()> {
     for (what, v) in [("first_name", first), ("last_name", last), ("middle_name", middle)] {
@@ -264,15 +277,7 @@ impl App {
         set(&mut u.can_start_analyse_biometry, patch.can_start_analyse_biometry);
         set(&mut u.can_start_analyse_quality, patch.can_start_analyse_quality);
         set(&mut u.can_start_analyse_collection, patch.can_start_analyse_collection);
-        if let Some(v) = patch.first_name {
-            u.first_name = v;
-        }
-        if let Some(v) = patch.last_name {
-            u.last_name = v;
-        }
-        if patch.middle_name.is_some() {
-            u.middle_name = patch.middle_name;
-        }
+        set_names(&mut u, patch.first_name, patch.last_name, patch.middle_name);
         let role = role_of(&u);
         if role.is_global() {
             u.company_id = SYSTEM_COMPANY_ID;
@@ -331,15 +336,7 @@ impl App {
             ));
         }
         check_names(&patch.first_name, &patch.last_name, &patch.middle_name)?;
-        if let Some(v) = patch.first_name {
-            u.first_name = v;
-        }
-        if let Some(v) = patch.last_name {
-            u.last_name = v;
-        }
-        if patch.middle_name.is_some() {
-            u.middle_name = patch.middle_name;
-        }
+        set_names(&mut u, patch.first_name, patch.last_name, patch.middle_name);
         users::update(&mut self.store(), &u, now_micros()).await.infra()?;
         self.visible_user(p, u.user_id).await
     }
