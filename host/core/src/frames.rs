@@ -101,12 +101,9 @@ fn decode_found(
     let mut out = Vec::new();
     for i in sample(found.len(), limits.max_frames) {
         let f = &found[i];
-        let what = format!("frame '{}'", f.name);
-        if u64::from(f.width) * u64::from(f.height) > limits.max_pixels {
-            return Err(MediaError::TooManyPixels { what, width: f.width, height: f.height, limit: limits.max_pixels });
-        }
         let buf = read(f.at)?;
-        let img = crate::media::decode(&buf, limits.max_pixels, &what)?;
+        // `decode` checks the header against the budget before allocating any pixel.
+        let img = crate::media::decode(&buf, limits.max_pixels, &format!("frame '{}'", f.name))?;
         drop(buf);
         let img = crate::media::fit(img, limits.max_side).into_rgb8();
         out.push((ShotFrame { name: f.name.clone(), width: f.width, height: f.height }, img));

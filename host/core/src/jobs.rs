@@ -38,9 +38,6 @@ pub struct JobsConfig {
     pub webhook_allow_private: bool,
     /// Signs deliveries of companies without a secret of their own.
     pub webhook_secret: Option<String>,
-    /// Jobs one company may have running at once while another company has work waiting
-    /// (across every process on the database); when no one else waits, a company may use more.
-    pub company_running: usize,
     /// Analyses one company may have queued or running; more are refused (429) until some finish.
     pub company_queued: usize,
 }
@@ -59,9 +56,6 @@ impl Default for JobsConfig {
             webhook_timeout: Duration::from_secs(10),
             webhook_allow_private: false,
             webhook_secret: None,
-            // Half the workers: a company whose plugin burns CPU takes at most half the machine
-            // while others wait (measured with `make load`).
-            company_running: 2,
             company_queued: 1000,
         }
     }
@@ -130,14 +124,8 @@ impl App {
             woken.as_mut().enable();
             let now = now_micros();
             let lease_until = now + cfg.lease.as_micros() as i64;
-            // Fair first: the company with the fewest jobs running, under its cap. When only
-            // capped companies have work, they may use the idle workers (work-conserving).
-            let claimed =
-                match jobs::claim(&mut self.store(), &owner, now, lease_until, cfg.company_running as i64).await {
-                    Ok(None) => jobs::claim(&mut self.store(), &owner, now, lease_until, i64::MAX).await,
-                    other => other,
-                };
-            match claimed {
+            // Fair between companies: see `jobs::claim`.
+            match jobs::claim(&mut self.store(), &owner, now, lease_until).await {
                 Ok(Some(job)) => self.run_job(&owner, job).await,
                 Ok(None) => {
                     // Woken by a local enqueue, or polling for other processes' work.

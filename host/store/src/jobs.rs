@@ -60,17 +60,11 @@ pub async fn enqueue(ex: &mut impl Exec, j: &NewJob<'_>, now: Micros) -> Result<
 }
 
 /// Claims the oldest due job for `owner` until `lease_until`.
-/// Claims the next job fairly between companies: among the companies with ready work and fewer
-/// than `per_company` jobs running, the one with the fewest running goes first (ties: whose
-/// oldest job waited longest), and its oldest ready job is taken. One company's backlog therefore
-/// delays another's next job by at most the jobs already running, not by the backlog.
-pub async fn claim(
-    ex: &mut impl Exec,
-    owner: &str,
-    now: Micros,
-    lease_until: Micros,
-    per_company: i64,
-) -> Result<Option<Job>> {
+/// Claims the next job fairly between companies: the company with ready work and the fewest
+/// jobs running goes first (ties: whose oldest job waited longest), and its oldest ready job is
+/// taken. One company's backlog therefore delays another's next job by at most the jobs already
+/// running, not by the backlog; a company alone on the server still uses every worker.
+pub async fn claim(ex: &mut impl Exec, owner: &str, now: Micros, lease_until: Micros) -> Result<Option<Job>> {
     let lock = match ex.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
@@ -82,8 +76,7 @@ pub async fn claim(
     q.bind(owner).push(", lease_until = ").bind(lease_until).push(", time_updated = ").bind(now);
     q.push(" WHERE job_id = (SELECT j.job_id FROM jobs j WHERE j.state = 'queued' AND j.run_at <= ").bind(now);
     q.push(" AND COALESCE(j.company_id, '') = (SELECT COALESCE(w.company_id, '') FROM jobs w WHERE w.state = 'queued' AND w.run_at <= ");
-    q.bind(now).push(&format!(" AND {running} < ")).bind(per_company);
-    q.push(&format!(" GROUP BY w.company_id ORDER BY {running}, MIN(w.run_at) LIMIT 1)"));
+    q.bind(now).push(&format!(" GROUP BY w.company_id ORDER BY {running}, MIN(w.run_at) LIMIT 1)"));
     q.push(&format!(" ORDER BY j.run_at, j.job_id LIMIT 1{lock}) AND state = 'queued' RETURNING {COLS}"));
     ex.fetch_optional(q, row).await
 }

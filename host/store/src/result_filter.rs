@@ -132,13 +132,9 @@ fn pg_cond(w: &mut Sql, doc: &str, prefix: &[&str], c: &ResultCond) {
         x.push_str(&format!(" -> '{p}'"));
     }
     // Keys are bound; the expression text is built with their placeholders.
-    let mut keys = Vec::new();
-    for k in &c.path {
-        keys.push(k.clone());
-    }
     let expr = |w: &mut Sql| {
         w.push(&x);
-        for k in &keys {
+        for k in &c.path {
             w.push(" -> ").bind(k.clone());
         }
         w.push(")");

@@ -133,9 +133,7 @@ pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
 
 /// Logs a user out everywhere (password change, block, delete).
 pub async fn delete_for_user(ex: &mut impl Exec, user_id: Uuid) -> Result<u64> {
-    let mut q = Sql::new("DELETE FROM sessions WHERE user_id = ");
-    q.bind(user_id);
-    ex.execute(q).await
+    delete_for_user_except(ex, user_id, None).await
 }
 
 /// Removes sessions whose refresh token has expired too.

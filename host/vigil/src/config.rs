@@ -60,7 +60,6 @@ pub const KEYS: &[&str] = &[
     "job_max_attempts",
     "job_backoff_ms",
     "job_poll_ms",
-    "job_company_running",
     "job_company_queued",
     "webhook_max_attempts",
     "webhook_timeout",
@@ -249,7 +248,6 @@ impl Settings {
                     max_attempts: num("job_max_attempts", u64::from(j.max_attempts))?.clamp(1, 100) as u32,
                     backoff_base: ms("job_backoff_ms", j.backoff_base)?,
                     poll: ms("job_poll_ms", j.poll)?,
-                    company_running: num("job_company_running", j.company_running as u64)?.max(1) as usize,
                     company_queued: num("job_company_queued", j.company_queued as u64)?.max(1) as usize,
                     webhook_max_attempts: num("webhook_max_attempts", u64::from(j.webhook_max_attempts))?.clamp(1, 100)
                         as u32,
