@@ -77,7 +77,7 @@ $(BENCH_VENV)/bin/python:
 bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-plugin-host --bench plugin_host
 	VIGIL_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --profile release --locked -p vigil-inference --bench vision
-	$(CARGO) bench --profile release --locked -p vigil-core --bench video
+	$(CARGO) bench --profile release --locked -p vigil-media --bench video
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench analyses
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)

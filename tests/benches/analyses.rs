@@ -94,11 +94,11 @@ async fn floors(photo: &[u8], other: &[u8], video: &[u8]) -> Floors {
     });
     let file = tempfile::Builder::new().suffix(".mp4").tempfile().unwrap();
     std::fs::write(file.path(), video).unwrap();
-    let lim = vigil_core::video::VideoLimits::default();
+    let lim = vigil_media::video::VideoLimits::default();
     let mut runs = Vec::new();
     for _ in 0..6 {
         let t = Instant::now();
-        let frames = vigil_core::video::sample_frames(file.path(), &lim).await.unwrap();
+        let frames = vigil_media::video::sample_frames(file.path(), &lim).await.unwrap();
         for img in &frames {
             if let Some(f) = v.detect(img).unwrap().first() {
                 std::hint::black_box(v.spoofing(img, f).unwrap());

@@ -6,7 +6,10 @@
 //! `VIGIL_LOAD_SECS` (default 45) each: the ordinary companies alone, then with the hostile one.
 //! Reported: analyses finished per minute, p50/p95 from request to decision per company, HTTP
 //! errors (a 429 to the hostile company is the cap working, counted apart), analyses lost (not
-//! decided 120 s after the end), and the process's peak resident memory.
+//! decided 120 s after the end), and the process's peak resident memory. The run fails (exit
+//! status 1) on any HTTP error or lost analysis, or when an ordinary company's p95 beside the
+//! hostile tenant exceeds `VIGIL_LOAD_P95_BOUND` (default 8) times its p95 alone — the fairness
+//! bound the README states.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::{Value, json};
@@ -158,6 +161,8 @@ async fn run() {
         .await;
     let h_folder = hf["folder_id"].as_str().unwrap().to_string();
 
+    let bound: f64 = std::env::var("VIGIL_LOAD_P95_BOUND").ok().and_then(|s| s.parse().ok()).unwrap_or(8.0);
+    let mut broken: Vec<String> = Vec::new();
     println!("load: {secs} s per phase, SQLite, the default 4 workers");
     let mut report: Vec<(String, Value)> = Vec::new();
     for hostile in [false, true] {
@@ -188,6 +193,9 @@ async fn run() {
                 "errors": errors, "lost": lost,
             });
             println!("{phase:>24} | company {name}: {line}");
+            if errors > 0 || lost > 0 {
+                broken.push(format!("{phase}, company {name}: {errors} error(s), {lost} lost"));
+            }
             report.push((format!("{phase}/{name}"), line));
         }
         if hostile {
@@ -196,6 +204,9 @@ async fn run() {
                 (t.requested.clone(), t.errors, t.refused)
             };
             let lost = lost(&s, &admin, &ids, Duration::from_secs(600)).await;
+            if errors > 0 || lost > 0 {
+                broken.push(format!("{phase}, company H: {errors} error(s), {lost} lost"));
+            }
             println!(
                 "{phase:>24} | company H: requested {} slow analyses, {refused} requests refused by the queue cap (429), {errors} errors, {lost} lost",
                 ids.len()
@@ -206,12 +217,20 @@ async fn run() {
         let p95 = |phase: &str| {
             report.iter().find(|(k, _)| k == &format!("{phase}/{name}")).unwrap().1["p95_ms"].as_f64().unwrap()
         };
+        let ratio = p95("with a hostile tenant") / p95("ordinary tenants alone");
         println!(
-            "company {name}: p95 {:.0} ms alone, {:.0} ms beside the hostile tenant (×{:.2})",
+            "company {name}: p95 {:.0} ms alone, {:.0} ms beside the hostile tenant (×{ratio:.2}, bound ×{bound})",
             p95("ordinary tenants alone"),
             p95("with a hostile tenant"),
-            p95("with a hostile tenant") / p95("ordinary tenants alone")
         );
+        if ratio.is_nan() || ratio > bound {
+            broken.push(format!("company {name}: p95 grew ×{ratio:.2} beside the hostile tenant, beyond ×{bound}"));
+        }
     }
     println!("peak resident memory of the process (server and clients): {:.0} MiB", peak_rss_mib());
+    if !broken.is_empty() {
+        eprintln!("load: FAILED\n  {}", broken.join("\n  "));
+        std::process::exit(1);
+    }
+    println!("load: passed (no errors, nothing lost, p95 within ×{bound})");
 }

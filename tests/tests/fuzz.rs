@@ -12,8 +12,8 @@
 use std::io::{Cursor, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
-use vigil_core::frames::{ShotsLimits, named_shots_frames};
 use vigil_domain::filter::{FolderFilter, MediaFilter, parse_sorting};
+use vigil_media::shots::{ShotsLimits, named_shots_frames};
 
 struct Rng(u64);
 
@@ -207,7 +207,7 @@ fn images_under_the_pixel_budget_never_panic() {
         check("sniff + decode", &input.len(), Duration::from_secs(5), || {
             let _ = vigil_domain::media::sniff(&input, "fuzz");
             // A small pixel budget: a header that claims more is refused before decoding.
-            if let Ok(img) = vigil_core::media::decode(&input, 1_000_000, "fuzz") {
+            if let Ok(img) = vigil_media::photo::decode(&input, 1_000_000, "fuzz") {
                 assert!(u64::from(img.width()) * u64::from(img.height()) <= 1_000_000);
             }
         });

@@ -375,8 +375,9 @@ impl App {
         for (id, img) in &done.images {
             let key = output_key(a.company_id, a.folder_id, *id);
             let img = img.clone();
-            let jpeg =
-                tokio::task::spawn_blocking(move || crate::media::jpeg(&img)).await.map_err(Error::internal)??;
+            let jpeg = tokio::task::spawn_blocking(move || vigil_media::photo::jpeg(&img))
+                .await
+                .map_err(Error::internal)??;
             if let Err(e) = self.blob().put(&key, jpeg).await {
                 self.remove_blobs(&written).await;
                 return Err(Error::internal(e));

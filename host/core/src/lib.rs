@@ -20,7 +20,6 @@ pub mod plugins;
 pub mod restore;
 pub mod upload;
 pub mod users;
-pub mod video;
 pub mod vision;
 pub mod webhooks;
 
@@ -75,26 +74,38 @@ pub struct CoreConfig {
     /// Concurrent plugin calls per company.
     pub plugin_concurrency: usize,
     /// How videos are decoded (ffmpeg limits, frame sampling).
-    pub video: video::VideoLimits,
+    pub video: vigil_media::video::VideoLimits,
     /// What a shots set may expand to.
-    pub shots: frames::ShotsLimits,
+    pub shots: vigil_media::shots::ShotsLimits,
     /// Rebuild an MP4 preview (`video_url`) from every uploaded shots set.
     pub shots_preview: bool,
     /// Workers, leases, retries and webhooks.
     pub jobs: jobs::JobsConfig,
     /// Decoded frames kept for the analysis jobs of this process (bytes of pixels).
     pub frame_cache_bytes: usize,
+    /// Media decoded at once by this process (uploads, analyses, snapshots); more wait. With the
+    /// per-media bound of `vigil-media`, this bounds the memory decoding takes whatever arrives.
+    pub decode_concurrency: usize,
 }
 
 impl CoreConfig {
     /// The shots-set limits in force: a frame no larger than a photo may be, and the frame count
     /// and size that videos are sampled to.
-    pub fn shots_limits(&self) -> frames::ShotsLimits {
-        frames::ShotsLimits {
+    pub fn shots_limits(&self) -> vigil_media::shots::ShotsLimits {
+        vigil_media::shots::ShotsLimits {
             max_pixels: self.shots.max_pixels.min(self.limits.max_image_pixels),
             max_frames: self.video.max_frames,
             max_side: self.video.max_side,
             ..self.shots
+        }
+    }
+
+    /// Everything media decoding runs under.
+    pub fn media_limits(&self) -> vigil_media::MediaLimits {
+        vigil_media::MediaLimits {
+            max_image_pixels: self.limits.max_image_pixels,
+            shots: self.shots_limits(),
+            video: self.video.clone(),
         }
     }
 }
@@ -113,11 +124,12 @@ impl Default for CoreConfig {
             limits: Limits::default(),
             timezone: "UTC".into(),
             plugin_concurrency: 8,
-            video: video::VideoLimits::default(),
-            shots: frames::ShotsLimits::default(),
+            video: vigil_media::video::VideoLimits::default(),
+            shots: vigil_media::shots::ShotsLimits::default(),
             shots_preview: true,
             jobs: jobs::JobsConfig::default(),
             frame_cache_bytes: 256 << 20,
+            decode_concurrency: 2,
         }
     }
 }
@@ -139,6 +151,8 @@ struct Inner {
     http: reqwest::Client,
     /// Decoded media shared by the analysis jobs of this process.
     frames: frames::SharedFrames,
+    /// One permit per media being decoded (`CoreConfig::decode_concurrency`).
+    decode_slots: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -147,7 +161,14 @@ impl App {
     pub fn new(store: Store, blob: Blob, cfg: CoreConfig, plugins: Arc<plugins::PluginRuntime>) -> Result<App> {
         let http = webhooks::http_client(None)?;
         let frames = frames::SharedFrames::new(cfg.frame_cache_bytes);
-        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake: tokio::sync::Notify::new(), http, frames }) })
+        let decode_slots = tokio::sync::Semaphore::new(cfg.decode_concurrency.max(1));
+        let wake = tokio::sync::Notify::new();
+        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots }) })
+    }
+
+    /// Waits for a turn to decode a media: at most `decode_concurrency` at once in this process.
+    pub(crate) async fn decode_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.decode_slots.acquire().await.map_err(Error::internal)
     }
     pub fn store(&self) -> Store {
         self.inner.store.clone()

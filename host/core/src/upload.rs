@@ -472,11 +472,12 @@ impl App {
         let mut d =
             Derived { thumb: None, preview: None, width: None, height: None, frames: None, technical: Map::new() };
         let max_pixels = self.cfg().limits.max_image_pixels;
+        let _slot = self.decode_slot().await?;
         match sniffed.media_type() {
             MediaType::Image => {
                 let field = field.to_string();
                 let (w, h, thumb) =
-                    tokio::task::spawn_blocking(move || crate::media::make_thumbnail(&bytes, max_pixels, &field))
+                    tokio::task::spawn_blocking(move || vigil_media::photo::make_thumbnail(&bytes, max_pixels, &field))
                         .await
                         .map_err(Error::internal)??;
                 (d.width, d.height, d.thumb) = (Some(w), Some(h), Some(thumb));
@@ -484,9 +485,9 @@ impl App {
             MediaType::Video => {
                 let lim = &self.cfg().video;
                 let probed = async {
-                    let input = crate::video::temp_input(&bytes, sniffed.extension())?;
-                    let probe = crate::video::probe(input.path(), lim).await?;
-                    let first = crate::video::still(input.path(), None, lim).await?;
+                    let input = vigil_media::video::temp_input(&bytes, sniffed.extension())?;
+                    let probe = vigil_media::video::probe(input.path(), lim).await?;
+                    let first = vigil_media::video::still(input.path(), None, lim).await?;
                     Ok::<_, MediaError>((probe, first))
                 }
                 .await;
@@ -497,16 +498,17 @@ impl App {
                         if let Some(secs) = probe.duration_secs {
                             d.technical.insert("duration".into(), Value::from(secs));
                         }
-                        d.thumb = Some(crate::media::thumbnail_jpeg(&image::DynamicImage::ImageRgb8(first))?);
+                        d.thumb = Some(vigil_media::photo::thumbnail_jpeg(&image::DynamicImage::ImageRgb8(first))?);
                     }
                     Err(e) => note_undecodable(&mut d, field, &e),
                 }
             }
             MediaType::ShotsSet => {
                 let limits = self.cfg().shots_limits();
-                let frames = tokio::task::spawn_blocking(move || crate::frames::named_shots_frames(&bytes, limits))
-                    .await
-                    .map_err(Error::internal)?;
+                let frames =
+                    tokio::task::spawn_blocking(move || vigil_media::shots::named_shots_frames(&bytes, limits))
+                        .await
+                        .map_err(Error::internal)?;
                 match frames {
                     // A shots set with no image in it is no media at all.
                     Err(MediaError::EmptyArchive) => {
@@ -520,9 +522,11 @@ impl App {
                         let first = image::DynamicImage::ImageRgb8(frames[0].clone());
                         (d.width, d.height) = (Some(first.width()), Some(first.height()));
                         d.technical.insert("frames".into(), Value::from(frames.len()));
-                        d.thumb = Some(crate::media::thumbnail_jpeg(&first)?);
+                        d.thumb = Some(vigil_media::photo::thumbnail_jpeg(&first)?);
                         if self.cfg().shots_preview {
-                            match crate::video::encode_preview(&frames, SHOTS_PREVIEW_FPS, &self.cfg().video).await {
+                            match vigil_media::video::encode_preview(&frames, SHOTS_PREVIEW_FPS, &self.cfg().video)
+                                .await
+                            {
                                 Ok(mp4) => d.preview = Some(mp4),
                                 Err(e) => tracing::warn!(field, error = %e, "shots-set preview not made"),
                             }

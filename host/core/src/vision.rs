@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
-use vigil_inference::{Detection, InferenceError, Vision};
-use vigil_plugin_host::{BoxFuture, CallContext, FaceBox, FaceShape, GuestError, MatchScore, Services, Texture};
+use vigil_inference::{Detection, InferenceError, Vision, surroundings};
+use vigil_plugin_host::{
+    BoxFuture, CallContext, FaceBox, FaceShape, GuestError, MatchScore, Services, Surroundings, Texture,
+};
 
 /// Which embedding model serves whom when a plugin does not name one.
 #[derive(Debug, Clone, Default)]
@@ -163,6 +165,33 @@ impl Services for NativeVision {
             let d = detection(&face);
             let t = tokio::task::spawn_blocking(move || v.texture(&img, &d)).await.map_err(joined)?;
             Ok(Texture { periodicity: t.periodicity, frequency: t.frequency })
+        })
+    }
+
+    fn surroundings<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        reference: Arc<image::RgbImage>,
+        reference_points: Vec<(f32, f32)>,
+        img: Arc<image::RgbImage>,
+        points: Vec<(f32, f32)>,
+    ) -> BoxFuture<'a, Result<Surroundings, GuestError>> {
+        Box::pin(async move {
+            if reference_points.len() != points.len() || reference_points.len() > surroundings::MAX_POINTS {
+                return Err(GuestError::InvalidInput(format!(
+                    "surroundings needs the same points in both frames, at most {} (got {} and {})",
+                    surroundings::MAX_POINTS,
+                    reference_points.len(),
+                    points.len()
+                )));
+            }
+            let s = tokio::task::spawn_blocking(move || {
+                surroundings::surroundings(&reference, &reference_points, &img, &points)
+            })
+            .await
+            .map_err(joined)?
+            .ok_or_else(|| GuestError::InvalidInput("the face points are too few or degenerate".into()))?;
+            Ok(Surroundings { blocks: s.blocks, follow: s.follow, still: s.still, shift: s.shift })
         })
     }
 

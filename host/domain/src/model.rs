@@ -260,8 +260,8 @@ pub struct ResultMedia {
     /// frames moved by the cues' votes, or at least 0.99 after a veto; see `docs/LIVENESS.md`),
     /// `max_frame_spoofing`, `frames`, `frames_with_face`, `best_shot_frame`, and `liveness`:
     /// `passive`, one `{value, decided, verdict, reason}` per cue (`flatness`, `consistency`,
-    /// `blink`, `texture`), `gesture` (`{gesture, shown, value, reason}`, for a gesture tag),
-    /// `declined_by` and `reasons`.
+    /// `blink`, `texture`, `surroundings`), `gesture` (`{gesture, shown, value, reason}`, for a
+    /// gesture tag), `declined_by` and `reasons`.
     #[schema(value_type = Object)]
     pub results_data: Value,
     pub output_images: Vec<OutputImage>,

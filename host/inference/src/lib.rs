@@ -9,6 +9,7 @@
 
 pub mod geometry;
 pub mod manifest;
+pub mod surroundings;
 pub mod texture;
 
 use image::RgbImage;

@@ -414,6 +414,25 @@ impl wit::vision::Host for HostState {
         let r = self.timed(svc.texture(&ctx, img, face_from_wit(&face))).await;
         Ok(r.map(|t| wit::vision::TextureScore { periodicity: t.periodicity, frequency: t.frequency }))
     }
+    async fn surroundings(
+        &mut self,
+        reference: Resource<ImageRes>,
+        reference_points: Vec<wit::types::Point>,
+        img: Resource<ImageRes>,
+        points: Vec<wit::types::Point>,
+    ) -> wasmtime::Result<Result<wit::vision::SurroundingsMotion, WitError>> {
+        self.charge()?;
+        let (reference, img) = (self.image(&reference)?, self.image(&img)?);
+        let pairs = |p: Vec<wit::types::Point>| p.into_iter().map(|q| (q.x, q.y)).collect::<Vec<_>>();
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.surroundings(&ctx, reference, pairs(reference_points), img, pairs(points))).await;
+        Ok(r.map(|s| wit::vision::SurroundingsMotion {
+            blocks: s.blocks,
+            follow: s.follow,
+            still: s.still,
+            shift: s.shift,
+        }))
+    }
 }
 
 impl wit::inference::Host for HostState {

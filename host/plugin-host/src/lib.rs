@@ -22,7 +22,7 @@ pub use error::{CallError, GuestError, ValidationError};
 pub use host::{CallContext, SavedImage};
 pub use limits::Limits;
 pub use registry::Registry;
-pub use services::{BoxFuture, FaceBox, FaceShape, MatchScore, NoServices, Services, Texture};
+pub use services::{BoxFuture, FaceBox, FaceShape, MatchScore, NoServices, Services, Surroundings, Texture};
 
 use bindings::ab_rule::AbRulePre;
 use bindings::analysis::AnalysisPre;
@@ -40,7 +40,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "1.2.0";
+pub const WIT_VERSION: &str = "1.3.0";
 /// Largest accepted component.
 pub const MAX_COMPONENT_BYTES: usize = 20 << 20;
 /// Epoch tick.

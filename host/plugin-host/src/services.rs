@@ -52,6 +52,15 @@ pub struct Texture {
     pub frequency: f32,
 }
 
+/// How a face's surroundings moved between two frames (see WIT `vision.surroundings`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Surroundings {
+    pub blocks: u32,
+    pub follow: u32,
+    pub still: u32,
+    pub shift: f32,
+}
+
 fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
     let msg = format!("{what} is not available on this server");
     Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
@@ -114,6 +123,18 @@ pub trait Services: Send + Sync + 'static {
         _face: FaceBox,
     ) -> BoxFuture<'a, Result<Texture, GuestError>> {
         unavailable("texture analysis")
+    }
+    /// Whether the picture around a face moves with it from `reference` to `img`; the point
+    /// lists are the face's landmarks in each.
+    fn surroundings<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _reference: Arc<RgbImage>,
+        _reference_points: Vec<(f32, f32)>,
+        _img: Arc<RgbImage>,
+        _points: Vec<(f32, f32)>,
+    ) -> BoxFuture<'a, Result<Surroundings, GuestError>> {
+        unavailable("surroundings analysis")
     }
     /// Returns (shape, data) per output tensor.
     fn run_model<'a>(

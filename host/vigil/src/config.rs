@@ -68,6 +68,7 @@ pub const KEYS: &[&str] = &[
     "builtin_config",
     "plugins_dir",
     "frame_cache_bytes",
+    "decode_concurrency",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -219,7 +220,7 @@ impl Settings {
                         .filter(|f| *f > 0.0 && f.is_finite())
                         .ok_or_else(|| anyhow!("video_sample_fps: '{f}' is not a positive number"))?,
                 };
-                vigil_core::video::VideoLimits {
+                vigil_media::video::VideoLimits {
                     timeout: std::time::Duration::from_secs(dur("video_timeout", v.timeout.as_secs())?),
                     max_memory: num("video_max_memory", v.max_memory)?,
                     sample_fps: fps,
@@ -229,7 +230,7 @@ impl Settings {
                     ffprobe: get("ffprobe").unwrap_or(v.ffprobe),
                 }
             },
-            shots: vigil_core::frames::ShotsLimits {
+            shots: vigil_media::shots::ShotsLimits {
                 max_entries: num("shots_max_entries", c.shots.max_entries as u64)? as usize,
                 max_total_bytes: num("shots_max_bytes", c.shots.max_total_bytes)?,
                 max_pixels: num("shots_max_frame_pixels", c.shots.max_pixels)?,
@@ -237,6 +238,7 @@ impl Settings {
             },
             shots_preview: flag("shots_preview", c.shots_preview)?,
             frame_cache_bytes: num("frame_cache_bytes", c.frame_cache_bytes as u64)? as usize,
+            decode_concurrency: num("decode_concurrency", c.decode_concurrency as u64)?.clamp(1, 64) as usize,
             jobs: {
                 let j = c.jobs;
                 let ms = |k: &str, d: std::time::Duration| -> Result<std::time::Duration> {

@@ -1,11 +1,12 @@
 //! QUALITY (liveness) — the built-in pipeline.
 //!
 //! For each media (a photo, or the sampled frames of a video or shots set) the largest face of
-//! every frame gets the host's passive spoofing score, its 68 landmarks and head pose, and its
-//! texture periodicity. `vigil-liveness` turns the frames into cues — flatness, pose/shape
-//! consistency, blink, texture — and checks the gesture the media's `video_selfie_*` tag asks
-//! for; [`vigil_liveness::assess`] combines them into the media's `confidence_spoofing` (the
-//! passive mean moved by the votes, or at least 0.99 when flatness or consistency vetoes). A
+//! every frame gets the host's passive spoofing score, its 68 landmarks and head pose, its
+//! texture periodicity, and whether its surroundings moved with it since the first face frame.
+//! `vigil-liveness` turns the frames into cues — flatness, pose/shape consistency, blink,
+//! texture, surroundings — and checks the gesture the media's `video_selfie_*` tag asks for;
+//! [`vigil_liveness::assess`] combines them into the media's `confidence_spoofing` (the passive
+//! mean moved by the votes, or at least 0.99 when a cue vetoes). A
 //! media is DECLINED when its score reaches the threshold, a cue vetoed, or its gesture was not
 //! shown; one declined media declines the analysis (QUALITY never asks for an operator). With
 //! `extract_best_shot` (default on) the sharpest, largest, best-lit face frame of each media is
@@ -23,9 +24,9 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use vigil_liveness::{Assessment, Frame, Gesture, Rules, assess};
+use vigil_liveness::{Assessment, Frame, Gesture, Ring, Rules, assess};
 use vigil_plugin_sdk::analysis::{
-    AnalysisRequest, AnalysisResult, Guest, Image, Media, MediaResult, PluginError, config, output, vision,
+    AnalysisRequest, AnalysisResult, Guest, Image, Media, MediaResult, PluginError, Point, config, output, vision,
 };
 
 struct Quality;
@@ -54,6 +55,9 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
     let mut frames = Vec::new();
     let mut best: Option<(f32, u32, Image)> = None;
     let mut dims = None;
+    // The first frame with a face and its landmarks: the surroundings of later faces are
+    // compared with it.
+    let mut reference: Option<(Image, Vec<Point>)> = None;
     for i in 0..count {
         let frame = m.frame(i)?;
         if dims.is_none() {
@@ -81,6 +85,7 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
             periodicity: f32::NAN,
             face_size: face.box_.width.max(face.box_.height) as f32,
             eye_openness: 0.0,
+            surroundings: None,
         };
         // Landmarks feed the motion cues and gestures, which a single frame cannot show.
         if cues && count > 1 {
@@ -88,6 +93,15 @@ fn score_media(m: &Media, want_best: bool, cues: bool) -> Result<Scored, PluginE
             f.landmarks = shape.landmarks.iter().map(|p| (p.x, p.y)).collect();
             (f.yaw, f.pitch, f.anisotropy) = (shape.pose.yaw, shape.pose.pitch, shape.anisotropy);
             f.eye_openness = shape.eye_openness;
+            // Like the texture, pooled over frames: every other frame of a long video will do.
+            match &reference {
+                Some((first, points)) if textured => {
+                    let r = vision::surroundings(first, points, &frame, &shape.landmarks)?;
+                    f.surroundings = Some(Ring { blocks: r.blocks, follow: r.follow, still: r.still });
+                }
+                Some(_) => {}
+                None => reference = Some((m.frame(i)?, shape.landmarks)),
+            }
         }
         if cues && textured {
             f.periodicity = vision::texture(&frame, &face)?.periodicity;

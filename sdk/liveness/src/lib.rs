@@ -17,6 +17,11 @@
 //! - **blink** — the eyes' openness (the host reads it from the pixels) dips and recovers. Evidence of life, never a veto (people
 //!   need not blink in five seconds, and a replayed video blinks too).
 //! - **texture** — halftone, pixel grids and moiré; one vote, never decisive alone.
+//! - **surroundings** — a print or a screen carries the face's surroundings on the same sheet,
+//!   so they move exactly as the face does; a head moves in front of a background that stays.
+//!   From the host's `vision.surroundings` counts, pooled over the frames. A veto, unless a
+//!   head's 3D motion or a blink contradicts it (then a vote): a camera turning in the hand
+//!   around a head held perfectly still moves the background with the face too.
 //! - **gestures** — what a `video_selfie_*` tag asks for must be seen.
 
 use serde::Serialize;
@@ -37,6 +42,18 @@ pub struct Frame {
     pub face_size: f32,
     /// `vision.landmarks`' eye openness (iris against skin).
     pub eye_openness: f32,
+    /// `vision.surroundings` against the media's reference frame; `None` where not measured
+    /// (the reference frame itself, single images).
+    pub surroundings: Option<Ring>,
+}
+
+/// What `vision.surroundings` counted for one frame: ring blocks that told the hypotheses apart,
+/// and how many of them moved with the face or stayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ring {
+    pub blocks: u32,
+    pub follow: u32,
+    pub still: u32,
 }
 
 /// A cue's verdict.
@@ -146,8 +163,18 @@ pub struct Rules {
     /// Gestures: mouth width growth for a smile, face scale change for zoom.
     pub smile_ratio: f64,
     pub zoom_ratio: f64,
+    /// Surroundings: blocks (pooled over frames) that moved with the face or stayed, needed to
+    /// decide …
+    pub ring_blocks_min: u32,
+    /// … the share of them that moved with the face from which the face is a held picture …
+    pub follow_min: f64,
+    /// … and at or below which it moved in front of its surroundings.
+    pub follow_live_max: f64,
     /// Log-odds added to the passive score per vote.
     pub texture_weight: f64,
+    /// The vote of surroundings that moved with the face, when a head's motion or a blink
+    /// contradicts it (otherwise it vetoes).
+    pub follow_weight: f64,
     pub live_weight: f64,
     /// The score a veto reports at least.
     pub veto_score: f64,
@@ -171,7 +198,11 @@ impl Default for Rules {
             pitch_gesture: 6.0,
             smile_ratio: 1.08,
             zoom_ratio: 1.15,
+            ring_blocks_min: 16,
+            follow_min: 0.6,
+            follow_live_max: 0.25,
             texture_weight: 1.5,
+            follow_weight: 2.0,
             live_weight: 1.0,
             veto_score: 0.99,
         }
@@ -580,6 +611,42 @@ pub fn texture(frames: &[Frame], rules: &Rules) -> Cue {
     }
 }
 
+/// Surroundings: whether the picture around the face moved with it (a held print or screen)
+/// or stayed while the face moved (a head in front of a background).
+pub fn surroundings(frames: &[Frame], rules: &Rules) -> Cue {
+    let rings: Vec<Ring> = frames.iter().filter_map(|f| f.surroundings).collect();
+    if rings.is_empty() {
+        return Cue::undecided(0.0, "surroundings not measured");
+    }
+    let (follow, still) = rings.iter().fold((0u32, 0u32), |a, r| (a.0 + r.follow, a.1 + r.still));
+    let told = follow + still;
+    if told < rules.ring_blocks_min {
+        return Cue::undecided(
+            0.0,
+            format!(
+                "the face did not move far enough within textured surroundings to tell ({told} block(s), needs {})",
+                rules.ring_blocks_min
+            ),
+        );
+    }
+    let share = round4(f64::from(follow) / f64::from(told));
+    if share >= rules.follow_min {
+        Cue::decided(
+            share,
+            Verdict::Attack,
+            format!("the surroundings moved with the face, as a held picture's do ({follow} of {told} blocks)"),
+        )
+    } else if share <= rules.follow_live_max {
+        Cue::decided(
+            share,
+            Verdict::Live,
+            format!("the face moved in front of surroundings that stayed ({still} of {told} blocks stayed)"),
+        )
+    } else {
+        Cue::undecided(share, format!("the surroundings partly moved with the face ({follow} of {told} blocks)"))
+    }
+}
+
 /// The median of the first three frames' values: where a gesture starts from.
 fn start(frames: &[Frame], f: impl Fn(&Frame) -> f64) -> f64 {
     median(frames.iter().take(3).map(f).collect())
@@ -666,6 +733,7 @@ pub struct Assessment {
     pub consistency: Cue,
     pub blink: Cue,
     pub texture: Cue,
+    pub surroundings: Cue,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gesture: Option<GestureCheck>,
     /// Set when the media must be declined whatever the threshold: a veto or a missing gesture.
@@ -692,13 +760,21 @@ pub fn assess(passive: f64, frames: &[Frame], gesture: Option<Gesture>, rules: &
     let cons = consistency(&smooth, rules);
     let bl = blink(frames, rules);
     let tex = texture(frames, rules);
+    let ring = surroundings(frames, rules);
     let g = gesture.map(|g| check_gesture(g, frames, rules, mirrored));
     let mut reasons = Vec::new();
     let mut declined_by = None;
     if frames.len() < rules.min_frames {
         reasons.push(format!("{} frame(s) with a face: no motion cue applied, passive score only", frames.len()));
     }
-    let veto = [("flatness", &flat), ("consistency", &cons)].into_iter().find(|(_, c)| c.verdict == Verdict::Attack);
+    let head_moved = flat.verdict == Verdict::Live || cons.verdict == Verdict::Live;
+    // Surroundings that move with the face veto unless the face showed life of its own: a head
+    // held still in front of a camera turning in the hand looks the same to this cue.
+    let ring_vetoes = ring.verdict == Verdict::Attack && !head_moved && bl.verdict != Verdict::Live;
+    let veto = [("flatness", &flat), ("consistency", &cons)]
+        .into_iter()
+        .chain(ring_vetoes.then_some(("surroundings", &ring)))
+        .find(|(_, c)| c.verdict == Verdict::Attack);
     let score = if let Some((name, c)) = veto {
         declined_by = Some(name.to_string());
         reasons.push(format!("{name}: {}", c.reason));
@@ -709,9 +785,17 @@ pub fn assess(passive: f64, frames: &[Frame], gesture: Option<Gesture>, rules: &
             x += rules.texture_weight;
             reasons.push(format!("texture: {}", tex.reason));
         }
-        if flat.verdict == Verdict::Live || cons.verdict == Verdict::Live {
+        if ring.verdict == Verdict::Attack {
+            x += rules.follow_weight;
+            reasons.push(format!("surroundings: {} (contradicted by the face's own motion)", ring.reason));
+        }
+        if head_moved || ring.verdict == Verdict::Live {
             x -= rules.live_weight;
-            reasons.push("motion: a head's 3D motion".into());
+            reasons.push(if head_moved {
+                "motion: a head's 3D motion".into()
+            } else {
+                format!("surroundings: {}", ring.reason)
+            });
         }
         if bl.verdict == Verdict::Live {
             x -= rules.live_weight;
@@ -734,6 +818,7 @@ pub fn assess(passive: f64, frames: &[Frame], gesture: Option<Gesture>, rules: &
         consistency: cons,
         blink: bl,
         texture: tex,
+        surroundings: ring,
         gesture: g,
         declined_by,
         reasons,
@@ -815,6 +900,7 @@ mod tests {
                     periodicity: 1.2,
                     face_size: 220.0,
                     eye_openness: 0.5,
+                    surroundings: None,
                 }
             })
             .collect()
@@ -848,6 +934,7 @@ mod tests {
                     periodicity: 2.4,
                     face_size: 220.0,
                     eye_openness: 0.5,
+                    surroundings: None,
                 }
             })
             .collect()
@@ -966,6 +1053,39 @@ mod tests {
         still.iter_mut().for_each(|f| f.face_size = 60.0);
         let c = texture(&still, &rules);
         assert!(!c.decided && c.reason.contains("too small"), "{c:?}");
+    }
+
+    #[test]
+    fn surroundings_that_follow_the_face_veto_unless_the_face_shows_life() {
+        let rules = Rules::default();
+        let ring = |follow, still| Some(Ring { blocks: follow + still + 2, follow, still });
+        let mut picture = head_track(&[0.0; 25]);
+        picture.iter_mut().skip(1).for_each(|f| f.surroundings = ring(4, 0));
+        let c = surroundings(&picture, &rules);
+        assert_eq!(c.verdict, Verdict::Attack, "{c:?}");
+        let a = assess(0.05, &picture, None, &rules, false);
+        assert_eq!(a.declined_by.as_deref(), Some("surroundings"), "{a:?}");
+        assert!(a.confidence_spoofing >= 0.99);
+        // A head turning (3D motion) with a background that seems to follow: a vote, not a veto.
+        let mut turning = head_track(&swing(25.0));
+        turning.iter_mut().skip(1).for_each(|f| f.surroundings = ring(4, 0));
+        let a = assess(0.05, &turning, None, &rules, false);
+        assert!(a.declined_by.is_none(), "{a:?}");
+        assert!(a.reasons.iter().any(|r| r.contains("contradicted")), "{a:?}");
+        // A face moving in front of surroundings that stay is evidence of life.
+        let mut head = head_track(&[0.0; 25]);
+        head.iter_mut().skip(1).for_each(|f| f.surroundings = ring(0, 5));
+        assert_eq!(surroundings(&head, &rules).verdict, Verdict::Live);
+        let a = assess(0.3, &head, None, &rules, false);
+        assert!(a.confidence_spoofing < 0.3, "{a:?}");
+        // Too few blocks, or a mixed picture, decide nothing.
+        head.iter_mut().for_each(|f| f.surroundings = None);
+        head[3].surroundings = ring(2, 1);
+        assert!(!surroundings(&head, &rules).decided);
+        head.iter_mut().skip(1).for_each(|f| f.surroundings = ring(2, 2));
+        assert!(!surroundings(&head, &rules).decided);
+        head.iter_mut().for_each(|f| f.surroundings = None);
+        assert!(surroundings(&head, &rules).reason.contains("not measured"));
     }
 
     #[test]

@@ -32,13 +32,14 @@
 //! embedding model), with the cosine, the model and the calibration version beside it. For
 //! liveness from motion, `vision::landmarks` gives a face's 68 points with the head pose, the
 //! fitted camera's anisotropy and the eyes' openness, and `vision::texture` the print/screen
-//! periodicity (WIT 1.2.0); the `vigil-liveness` crate turns them into the built-in QUALITY's
+//! periodicity (WIT 1.2.0), and `vision::surroundings` whether the picture around a face moves
+//! with it (1.3.0); the `vigil-liveness` crate turns them into the built-in QUALITY's
 //! cues and gesture checks. Each call
 //! runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
 //! survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
-pub const WIT_VERSION: &str = "1.2.0";
+pub const WIT_VERSION: &str = "1.3.0";
 /// This SDK's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 

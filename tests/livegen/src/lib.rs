@@ -544,6 +544,36 @@ pub fn camera(img: &RgbImage, rng: &mut Rng) -> RgbImage {
     out
 }
 
+/// A hand-held camera: the whole view turns and slides a little over the take (a phone held at
+/// arm's length rotates more than it translates, and a rotation moves near and far alike), by a
+/// random amount from none to 1.5° and 6 pixels. The view is enlarged by 5 % so that the frame's
+/// edges never show.
+pub fn handheld(frames: Vec<RgbImage>, seed: u64) -> Vec<RgbImage> {
+    let mut rng = Rng::new(seed ^ 0x4A4E_4448);
+    let amount = rng.range(0.0, 1.0);
+    let (p1, p2, p3) = (rng.range(0.0, 6.3), rng.range(0.0, 6.3), rng.range(0.0, 6.3));
+    let (c, zoom) = ((W as f32 / 2.0, H as f32 / 2.0), 1.05);
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, img)| {
+            let angle = (amount * 1.5 * wave(i, 1.3, p1) + 0.15 * wave(i, 6.1, p2)).to_radians();
+            let t = (
+                amount * 6.0 * wave(i, 1.1, p2) + 0.6 * wave(i, 5.3, p3),
+                amount * 4.0 * wave(i, 0.9, p3) + 0.6 * wave(i, 4.7, p1),
+            );
+            let (sn, cs) = angle.sin_cos();
+            RgbImage::from_fn(W, H, |x, y| {
+                // The inverse map: where in the unmoved view this frame pixel looks.
+                let (u, v) = (x as f32 - c.0 - t.0, y as f32 - c.1 - t.1);
+                let (su, sv) = ((cs * u + sn * v) / zoom + c.0, (-sn * u + cs * v) / zoom + c.1);
+                let (su, sv) = (su.clamp(0.0, W as f32 - 1.001), sv.clamp(0.0, H as f32 - 1.001));
+                bilinear(&img, su, sv).map(px).unwrap_or(Rgb([0, 0, 0]))
+            })
+        })
+        .collect()
+}
+
 /// Encodes frames as an H.264 MP4 at [`FPS`] with the machine's ffmpeg.
 pub fn encode(frames: &[RgbImage], out: &Path) -> Result<()> {
     let mut child = Command::new("ffmpeg")
@@ -668,12 +698,15 @@ pub fn load(path: &Path) -> Result<RgbImage> {
     Ok(image::open(path).with_context(|| format!("opening {}", path.display()))?.to_rgb8())
 }
 
-/// A bona fide take of `face` doing `act`.
-pub fn bona_fide(photo: &RgbImage, face: &Face, act: Act, seed: u64) -> Vec<RgbImage> {
+/// A bona fide take of `face` doing `act`, filmed from a tripod or (`hand`) a [`handheld`]
+/// camera.
+pub fn bona_fide(photo: &RgbImage, face: &Face, act: Act, seed: u64, hand: bool) -> Vec<RgbImage> {
     let mut rng = Rng::new(seed);
     let head = Head::new(photo, face, rng.range(130.0, 170.0));
     let script = head_script(act, &mut rng);
-    script.iter().map(|s| camera(&head.render(s), &mut rng)).collect()
+    let views: Vec<RgbImage> = script.iter().map(|s| head.render(s)).collect();
+    let views = if hand { handheld(views, seed) } else { views };
+    views.iter().map(|v| camera(v, &mut rng)).collect()
 }
 
 /// The attack species the generator makes.
@@ -693,8 +726,8 @@ impl Species {
 }
 
 /// An attack take: the framed photo on a print or screen, moved as a plane with up to `tilt`
-/// degrees of hand-held tilt.
-pub fn attack(photo: &RgbImage, face: &Face, species: Species, tilt: f32, seed: u64) -> Vec<RgbImage> {
+/// degrees of hand-held tilt, filmed from a tripod or (`hand`) a [`handheld`] camera.
+pub fn attack(photo: &RgbImage, face: &Face, species: Species, tilt: f32, seed: u64, hand: bool) -> Vec<RgbImage> {
     let mut rng = Rng::new(seed);
     let (framed_img, _) = framed(photo, face, rng.range(130.0, 170.0));
     let medium = match species {
@@ -703,7 +736,9 @@ pub fn attack(photo: &RgbImage, face: &Face, species: Species, tilt: f32, seed: 
     };
     let bg = room(&mut rng);
     let script = plane_script(tilt, &mut rng);
-    script.iter().map(|s| camera(&render_plane(&medium, &bg, s), &mut rng)).collect()
+    let views: Vec<RgbImage> = script.iter().map(|s| render_plane(&medium, &bg, s)).collect();
+    let views = if hand { handheld(views, seed) } else { views };
+    views.iter().map(|v| camera(v, &mut rng)).collect()
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ fn mp4(frames: &[image::RgbImage]) -> Vec<u8> {
 
 fn head(file: &str, act: Act, seed: u64) -> Vec<u8> {
     let photo = load(&assets_dir().join("testdata").join(file)).unwrap();
-    mp4(&bona_fide(&photo, &face(file), act, seed))
+    mp4(&bona_fide(&photo, &face(file), act, seed, false))
 }
 
 fn tags(gesture: &str) -> Value {
@@ -55,7 +55,13 @@ async fn cues_and_gestures() {
     let still = head("biden.jpg", Act::Still, 15);
     let zoom = head("grace_hopper.jpg", Act::ZoomIn, 16);
     let nod = head("obama.jpg", Act::Up, 17);
-    let print = mp4(&attack(&obama, &face("obama.jpg"), Species::Print, 30.0, 18));
+    let print = mp4(&attack(&obama, &face("obama.jpg"), Species::Print, 30.0, 18, false));
+    // A screen barely tilted, filmed by a hand-held camera: too little out-of-plane motion for
+    // flatness, but the picture around the face moves with it. And a head filmed the same way.
+    let grace = load(&assets_dir().join("testdata/grace_hopper.jpg")).unwrap();
+    let screen = mp4(&attack(&grace, &face("grace_hopper.jpg"), Species::Screen, 11.0, 19, true));
+    let biden = load(&assets_dir().join("testdata/biden.jpg")).unwrap();
+    let handheld = mp4(&bona_fide(&biden, &face("biden.jpg"), Act::Sway, 20, true));
     let cases: Vec<(&str, Vec<u8>, Value)> = vec![
         ("left.mp4", turn_left.clone(), tags("left")),
         ("left-as-right.mp4", turn_left, tags("right")),
@@ -70,6 +76,8 @@ async fn cues_and_gestures() {
         ("up.mp4", nod.clone(), tags("high")),
         ("up-as-down.mp4", nod, tags("down")),
         ("print.mp4", print, tags("blank")),
+        ("screen.mp4", screen, tags("blank")),
+        ("handheld.mp4", handheld, tags("blank")),
     ];
     // At most 10 files per request: the folder with the first half, then the rest added to it.
     let mut parts: Vec<(serde_json::Map<String, Value>, Vec<FilePart>)> = vec![Default::default(), Default::default()];
@@ -89,7 +97,7 @@ async fn cues_and_gestures() {
             .await;
     assert_eq!(st, StatusCode::CREATED, "{added}");
     let (_, folder) = w.s.get(&w.client, &format!("/api/folders/{fid}/")).await;
-    assert_eq!(folder["media"].as_array().unwrap().len(), 13, "{folder}");
+    assert_eq!(folder["media"].as_array().unwrap().len(), 15, "{folder}");
     // Three analyses of four or five media each, as clients send them: one call's host-time
     // budget is sized for a few videos, not thirteen.
     let all: Vec<String> = folder["media"].as_array().unwrap().iter().map(|m| id(m, "media_id")).collect();
@@ -149,7 +157,19 @@ async fn cues_and_gestures() {
     assert_eq!(declined_by("print.mp4").as_deref(), Some("flatness"), "{l}");
     assert_eq!(l["flatness"]["verdict"], "attack");
     assert!(result(&a, &folder, "print.mp4")["confidence_spoofing"].as_f64().unwrap() >= 0.99);
-    assert_eq!(declined, 6, "five refused gestures and the print");
+    // Surroundings: a head leaves its background behind, from a tripod or in the hand; a held
+    // screen carries its surroundings along; a head held still moves nothing.
+    for name in ["sway.mp4", "handheld.mp4"] {
+        let l = live(name);
+        assert_eq!(l["surroundings"]["verdict"], "live", "{name}: {l}");
+        assert_eq!(declined_by(name), None, "{name}: {l}");
+    }
+    assert_eq!(live("still.mp4")["surroundings"]["decided"], false);
+    let l = live("screen.mp4");
+    assert_eq!(l["surroundings"]["verdict"], "attack", "{l}");
+    assert_eq!(l["flatness"]["verdict"], "undecided", "{l}");
+    assert_eq!(declined_by("screen.mp4").as_deref(), Some("surroundings"), "{l}");
+    assert_eq!(declined, 7, "five refused gestures, the print and the screen");
 
     // A single photo gets the passive verdict, and says that no motion cue applied.
     let photo = crate::decoding::as_jpeg(&test_photo("obama2.jpg"));

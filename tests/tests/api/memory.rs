@@ -87,3 +87,37 @@ async fn worst_case_shots_set_stays_within_the_memory_bound() {
     assert!(after_upload - before < bound, "upload grew the peak by {:.0} MiB", mib(after_upload - before));
     assert!(after_analysis - before < bound, "analysis grew the peak by {:.0} MiB", mib(after_analysis - before));
 }
+
+/// Concurrent uploads wait for a decode slot: three worst-case shots sets sent at once to a server
+/// that decodes one media at a time grow its peak by no more than one media's bound (before the
+/// limit, each decoded at once beside the others: about three times the growth of one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_decode_one_at_a_time_within_the_bound() {
+    let s = Server::builder(Db::Sqlite).set("decode_concurrency", "1").spawn().await;
+    let pid = s.pid().expect("a child process");
+    let w = World::with(s).await;
+    let before = peak_rss(pid);
+    let frame = black_png(4096, 4096);
+    let entries: Vec<(String, Vec<u8>)> = (0..64).map(|i| (format!("{i:03}.png"), frame.clone())).collect();
+    let zip = stored_zip(&entries);
+    let upload = |i: usize| {
+        let (s, client, zip) = (&w.s, &w.client, zip.clone());
+        async move {
+            s.upload(
+                client,
+                "/api/folders/",
+                vec![file("z", &format!("frames{i}.zip"), zip)],
+                Some(json!({"media:tags": {"z": ["video_selfie", "video_selfie_blank"]}})),
+            )
+            .await
+        }
+    };
+    let (a, b, c) = tokio::join!(upload(0), upload(1), upload(2));
+    for (st, f) in [a, b, c] {
+        assert_eq!(st, StatusCode::CREATED, "{f}");
+        assert_eq!(f["media"][0]["frames"].as_array().map(Vec::len), Some(25), "{f}");
+    }
+    let grew = peak_rss(pid) - before;
+    println!("three concurrent worst-case uploads grew the peak by {:.0} MiB", grew as f64 / (1 << 20) as f64);
+    assert!(grew < 400 << 20, "three concurrent uploads grew the peak by {} MiB", grew >> 20);
+}

@@ -1,7 +1,8 @@
 //! `livegen OUT [--per N] [--seed S]`: writes a labelled liveness set for `vigil eval liveness`:
 //! `OUT/bona_fide/` (every test photo turned as a head: sway, gestures, blink, smile, zoom; plus
 //! windows of the real `carphone.mp4` video) and one directory per attack species
-//! (`OUT/print/`, `OUT/screen/`: each photo moved as a plane, tilts of 8–35°).
+//! (`OUT/print/`, `OUT/screen/`: each photo moved as a plane, tilts of 8–35°). Every take is
+//! filmed with a hand-held camera (from still to 1.5° and 6 px of wobble).
 
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
@@ -31,7 +32,7 @@ fn main() -> Result<()> {
         let stem = face.file.split('.').next().unwrap_or("face");
         for (i, act) in acts.iter().cycle().skip(n as usize % acts.len()).take(per).enumerate() {
             n += 1;
-            let frames = bona_fide(&photo, face, *act, seed + n);
+            let frames = bona_fide(&photo, face, *act, seed + n, true);
             encode(&frames, &bona.join(format!("{stem}_{act:?}_{i}.mp4").to_lowercase()))?;
         }
         for species in [Species::Print, Species::Screen] {
@@ -41,7 +42,7 @@ fn main() -> Result<()> {
                 n += 1;
                 // Tilts spread over 8–35°: how far a hand-held print or phone swings.
                 let tilt = 8.0 + 27.0 * (i as f32 + 0.5) / per as f32;
-                let frames = attack(&photo, face, species, tilt, seed + n);
+                let frames = attack(&photo, face, species, tilt, seed + n, true);
                 encode(&frames, &dir.join(format!("{stem}_{i}_tilt{}.mp4", tilt.round())))?;
             }
         }

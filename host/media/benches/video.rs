@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::time::Instant;
-use vigil_core::video::{VideoLimits, sample_frames};
+use vigil_media::video::{VideoLimits, sample_frames};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
