@@ -799,7 +799,7 @@ pub fn assess(passive: f64, frames: &[Frame], gesture: Option<Gesture>, rules: &
         }
         if bl.verdict == Verdict::Live {
             x -= rules.live_weight;
-            reasons.push(format!("blink: {}", bl.reason));
+            reasons.push(bl.reason.clone());
         }
         sigmoid(x)
     };

@@ -42,17 +42,22 @@ fn stored_zip(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     z.finish().unwrap().into_inner()
 }
 
+/// The worst shots set an upload may carry: 64 entries (the entry limit) of 4096 × 4096 frames
+/// (the default per-frame limit, 16,777,216 pixels): 48 MiB of RGB per frame, 3 GiB if every
+/// frame were held at full size.
+fn worst_case_zip() -> Vec<u8> {
+    let frame = black_png(4096, 4096);
+    let entries: Vec<(String, Vec<u8>)> = (0..64).map(|i| (format!("{i:03}.png"), frame.clone())).collect();
+    stored_zip(&entries)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worst_case_shots_set_stays_within_the_memory_bound() {
     let s = Server::builder(Db::Sqlite).spawn().await;
     let pid = s.pid().expect("a child process");
     let w = World::with(s).await;
     let before = peak_rss(pid);
-    // 4096 × 4096 is the default per-frame limit (16,777,216 pixels): 48 MiB of RGB per frame,
-    // 3 GiB if every frame were held at full size.
-    let frame = black_png(4096, 4096);
-    let entries: Vec<(String, Vec<u8>)> = (0..64).map(|i| (format!("{i:03}.png"), frame.clone())).collect();
-    let zip = stored_zip(&entries);
+    let zip = worst_case_zip();
     assert!(zip.len() < 8 << 20, "the attack is small: {} bytes", zip.len());
     let (st, f) =
         w.s.upload(
@@ -97,9 +102,7 @@ async fn concurrent_uploads_decode_one_at_a_time_within_the_bound() {
     let pid = s.pid().expect("a child process");
     let w = World::with(s).await;
     let before = peak_rss(pid);
-    let frame = black_png(4096, 4096);
-    let entries: Vec<(String, Vec<u8>)> = (0..64).map(|i| (format!("{i:03}.png"), frame.clone())).collect();
-    let zip = stored_zip(&entries);
+    let zip = worst_case_zip();
     let upload = |i: usize| {
         let (s, client, zip) = (&w.s, &w.client, zip.clone());
         async move {
