@@ -103,26 +103,32 @@ impl FaceIndex for Exact {
         };
         faces.check(query)?;
         let q = normalised(query)?;
-        let mut best: HashMap<Uuid, Hit> = HashMap::new();
-        for (row, v) in faces.data.chunks_exact(faces.dim).enumerate() {
-            let cosine: f32 = v.iter().zip(&q).map(|(a, b)| a * b).sum();
-            if cosine < min_cosine {
-                continue;
+        let scores: Vec<f32> =
+            faces.data.chunks_exact(faces.dim).map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum()).collect();
+        let mut rows: Vec<usize> = (0..scores.len()).filter(|&r| scores[r] >= min_cosine).collect();
+        // The best rows first, a few per wanted person (persons have several images); more only
+        // when those do not hold `k` different persons.
+        let mut take = k.saturating_mul(4).max(16);
+        let hits = loop {
+            let n = take.min(rows.len());
+            if n < rows.len() {
+                rows.select_nth_unstable_by(n, |&a, &b| scores[b].total_cmp(&scores[a]));
             }
-            let (image_id, person_id) = faces.ids[row];
-            let hit = Hit { person_id, image_id, cosine };
-            best.entry(person_id)
-                .and_modify(|h| {
-                    if cosine > h.cosine {
-                        *h = hit
-                    }
-                })
-                .or_insert(hit);
-        }
-        let mut hits: Vec<Hit> = best.into_values().collect();
-        // Best first; ties broken by id so that results are deterministic.
-        hits.sort_by(|a, b| b.cosine.total_cmp(&a.cosine).then(a.person_id.cmp(&b.person_id)));
-        hits.truncate(k);
+            let mut top: Vec<usize> = rows[..n].to_vec();
+            top.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(faces.ids[a].1.cmp(&faces.ids[b].1)));
+            let mut seen = std::collections::HashSet::new();
+            let mut hits = Vec::with_capacity(k);
+            for r in top {
+                let (image_id, person_id) = faces.ids[r];
+                if hits.len() < k && seen.insert(person_id) {
+                    hits.push(Hit { person_id, image_id, cosine: scores[r] });
+                }
+            }
+            if hits.len() >= k || n == rows.len() {
+                break hits;
+            }
+            take = take.saturating_mul(4);
+        };
         Ok(hits)
     }
 }
