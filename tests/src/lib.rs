@@ -718,6 +718,29 @@ pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     w.finish().expect("zip").into_inner()
 }
 
+/// A tar of files, names written raw into the header so that hostile ones (`../x`) reach the
+/// reader as they are.
+pub fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.as_gnu_mut().expect("gnu header").name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, &data[..]).expect("tar entry");
+    }
+    b.into_inner().expect("tar")
+}
+
+/// `data` gzip-compressed.
+pub fn gz(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("gzip write");
+    e.finish().expect("gzip")
+}
+
 /// HMAC-SHA256, hex: to check webhook signatures independently of the server's code.
 pub fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 use vigil_domain::filter::{FolderFilter, MediaFilter, parse_sorting};
 use vigil_media::shots::{ShotsLimits, named_shots_frames};
+use vigil_tests::{gz, tar_of};
 
 struct Rng(u64);
 
@@ -222,25 +223,6 @@ fn zip_of(entries: &[(&str, Vec<u8>)], stored: bool) -> Vec<u8> {
         w.write_all(data).unwrap();
     }
     w.finish().unwrap().into_inner()
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_path(name).unwrap();
-        h.set_cksum();
-        b.append(&h, &data[..]).unwrap();
-    }
-    b.into_inner().unwrap()
 }
 
 #[test]

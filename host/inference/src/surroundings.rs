@@ -223,7 +223,7 @@ pub fn surroundings(
     let side = (width / 4.0).round().clamp(8.0, 48.0) as usize;
     let radius = (0.02 * width).round().max(2.0) as i32;
     let decisive = 2.0 * radius as f32 + 1.0;
-    // Blocks spaced by one and a half sides: about forty in the ring, enough for a vote.
+    // Block centres one and a half sides apart.
     let step = 1.5 * side as f32;
     let reach = (2.0 * width / step).ceil() as i32;
     // The windows read: the ring in the reference; in the later frame, the ring where it was and
@@ -254,44 +254,43 @@ pub fn surroundings(
         .filter(|&(cx, cy, d)| d <= 1.0 && !head(cx, cy))
         .collect();
     centres.sort_by(|a, b| a.2.total_cmp(&b.2));
-    let mut tracked = 0;
     for (cx, cy, _) in centres {
-        if tracked >= MAX_BLOCKS {
+        if blocks as usize >= MAX_BLOCKS {
             break;
         }
-        {
-            let (x0, y0) = (cx - half, cy - half);
-            let far = (x0 + side as f32, y0 + side as f32);
-            if !gr.inside(x0, y0, 0.0) || !gr.inside(far.0, far.1, 0.0) {
-                continue;
-            }
-            let corners = [(x0, y0), (far.0, y0), (x0, far.1), far];
-            if !corners.iter().all(|&(x, y)| {
-                let (u, v) = motion.apply((x, y));
-                gl.inside(u, v, margin) && gl.inside(x, y, margin)
-            }) {
-                continue;
-            }
-            let moved = motion.apply((cx, cy));
-            let shift = (moved.0 - cx).hypot(moved.1 - cy);
-            shifts.push(shift / width);
-            let (x0, y0) = (x0 as usize, y0 as usize);
-            let block: Vec<f32> = sampled(side).map(|(x, y)| gr.get(gr.index(x0 + x, y0 + y))).collect();
-            let mean = block.iter().sum::<f32>() / block.len() as f32;
-            let sd = (block.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / block.len() as f32).sqrt();
-            if sd < TEXTURE_MIN || shift < decisive {
-                continue;
-            }
-            // The cap counts blocks that are matched: only they cost.
-            tracked += 1;
-            blocks += 1;
-            let e_follow = best_match(&block, side, (x0, y0), &mut gl, |x, y| motion.apply((x, y)), radius) + NOISE;
-            let e_still = best_match(&block, side, (x0, y0), &mut gl, |x, y| (x, y), radius) + NOISE;
-            if e_follow * MARGIN < e_still {
-                follow += 1;
-            } else if e_still * MARGIN < e_follow {
-                still += 1;
-            }
+        let (x0, y0) = (cx - half, cy - half);
+        let far = (x0 + side as f32, y0 + side as f32);
+        if !gr.inside(x0, y0, 0.0) || !gr.inside(far.0, far.1, 0.0) {
+            continue;
+        }
+        let corners = [(x0, y0), (far.0, y0), (x0, far.1), far];
+        if !corners.iter().all(|&(x, y)| {
+            let (u, v) = motion.apply((x, y));
+            gl.inside(u, v, margin) && gl.inside(x, y, margin)
+        }) {
+            continue;
+        }
+        let moved = motion.apply((cx, cy));
+        let shift = (moved.0 - cx).hypot(moved.1 - cy);
+        shifts.push(shift / width);
+        if shift < decisive {
+            continue;
+        }
+        let (x0, y0) = (x0 as usize, y0 as usize);
+        let block: Vec<f32> = sampled(side).map(|(x, y)| gr.get(gr.index(x0 + x, y0 + y))).collect();
+        let mean = block.iter().sum::<f32>() / block.len() as f32;
+        let sd = (block.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / block.len() as f32).sqrt();
+        if sd < TEXTURE_MIN {
+            continue;
+        }
+        // The cap counts matched blocks: only they cost.
+        blocks += 1;
+        let e_follow = best_match(&block, side, (x0, y0), &mut gl, |x, y| motion.apply((x, y)), radius) + NOISE;
+        let e_still = best_match(&block, side, (x0, y0), &mut gl, |x, y| (x, y), radius) + NOISE;
+        if e_follow * MARGIN < e_still {
+            follow += 1;
+        } else if e_still * MARGIN < e_follow {
+            still += 1;
         }
     }
     shifts.sort_by(f32::total_cmp);

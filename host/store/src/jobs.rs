@@ -59,11 +59,11 @@ pub async fn enqueue(ex: &mut impl Exec, j: &NewJob<'_>, now: Micros) -> Result<
     Ok(id)
 }
 
-/// Claims the oldest due job for `owner` until `lease_until`.
-/// Claims the next job fairly between companies: the company with ready work and the fewest
-/// jobs running goes first (ties: whose oldest job waited longest), and its oldest ready job is
-/// taken. One company's backlog therefore delays another's next job by at most the jobs already
-/// running, not by the backlog; a company alone on the server still uses every worker.
+/// Claims the next job for `owner` until `lease_until`, fairly between companies: the company
+/// with ready work and the fewest jobs running goes first (ties: whose oldest job waited
+/// longest), and its oldest ready job is taken. One company's backlog therefore delays another's
+/// next job by at most the jobs already running, not by the backlog; a company alone on the
+/// server still uses every worker.
 pub async fn claim(ex: &mut impl Exec, owner: &str, now: Micros, lease_until: Micros) -> Result<Option<Job>> {
     let lock = match ex.dialect() {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",

@@ -6,21 +6,6 @@ use crate::{World, id, oz_err};
 use serde_json::{Value, json};
 use vigil_tests::*;
 
-fn tar_gz(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, data) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
-        h.set_cksum();
-        b.append(&h, &data[..]).unwrap();
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
-    gz.finish().unwrap()
-}
-
 pub(crate) fn as_jpeg(png: &[u8]) -> Vec<u8> {
     let img = image::load_from_memory(png).unwrap();
     let mut out = std::io::Cursor::new(Vec::new());
@@ -90,7 +75,7 @@ async fn videos_and_shots_sets(db: Db) {
     let astronaut = test_photo("astronaut.png");
     let frames: Vec<(&str, Vec<u8>)> =
         vec![("f2.jpg", as_jpeg(&astronaut)), ("f1.jpg", as_jpeg(&astronaut)), ("f3.jpg", as_jpeg(&astronaut))];
-    let f = upload_one(&w, "frames.tar.gz", tar_gz(&frames)).await;
+    let f = upload_one(&w, "frames.tar.gz", gz(&tar_of(&frames))).await;
     let m = f["media"][0].clone();
     assert_eq!(m["media_type"], "SHOTS_SET");
     assert_eq!(m["technical_meta_data"]["frames"], 3, "{m}");
