@@ -58,6 +58,22 @@ pub(crate) fn output_key(company: Uuid, folder: Uuid, image: Uuid) -> String {
     format!("{company}/{folder}/{image}_output.jpg")
 }
 
+/// The collection a COLLECTION analysis shows: the best match's, else the first searched or named.
+fn shown_collection(a: &Analysis) -> Option<Uuid> {
+    let id = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| Uuid::parse_str(s.trim()).ok());
+    let r = a.results_data.as_ref();
+    r.and_then(|r| r.get("matches"))
+        .and_then(Value::as_array)
+        .and_then(|m| id(m.first()?.get("collection_id")))
+        .or_else(|| {
+            r.and_then(|r| r.get("collections"))
+                .and_then(Value::as_array)
+                .and_then(|c| id(c.first()?.get("collection_id")))
+        })
+        .or_else(|| id(a.params.get("collection_id")))
+        .or_else(|| a.params.get("collection_ids").and_then(Value::as_array).and_then(|l| id(l.first())))
+}
+
 /// A per-request webhook must parse as an absolute http(s) URL with a host and no credentials;
 /// where it may point is checked when it is delivered to.
 fn check_webhook_url(u: &str) -> Result<String> {
@@ -129,6 +145,7 @@ impl App {
             .collect();
         let group_id = Uuid::new_v4();
         let mut planned = Vec::new();
+        let mut named_collections = Vec::new();
         for spec in &req.analyses {
             let t = AnalysisType::parse(&spec.analysis_type)?;
             Self::may_start(p, &t)?;
@@ -154,6 +171,11 @@ impl App {
                 ));
             }
             let ids = rules::select_media(&t, &refs, source.as_deref())?;
+            if t == AnalysisType::Collection {
+                named_collections.push(self.named_collections(folder.company_id, &params).await?);
+            } else {
+                named_collections.push(Vec::new());
+            }
             planned.push(Analysis {
                 analyse_id: Uuid::new_v4(),
                 folder_id,
@@ -169,6 +191,7 @@ impl App {
                 source_media: Vec::new(),
                 results_data: None,
                 results_media: Vec::new(),
+                collection: None,
                 error: None,
                 operator_id: None,
                 operator_comment: None,
@@ -188,8 +211,11 @@ impl App {
         let mut tx = self.store().begin().await.infra()?;
         // The folder row first: it serialises every writer of this folder's aggregate.
         folders::touch(&mut tx, folder_id, now).await.infra()?;
-        for a in &planned {
+        for (a, named) in planned.iter().zip(&named_collections) {
             analyses::insert(&mut tx, a, Some(p.user_id), now).await.infra()?;
+            for c in named {
+                vigil_store::collections::add_ref(&mut tx, a.analyse_id, a.company_id, *c, None).await.infra()?;
+            }
             let job = jobs::NewJob {
                 kind: JOB_ANALYSIS,
                 company_id: Some(a.company_id),
@@ -208,6 +234,34 @@ impl App {
         // In the order they were requested.
         out.sort_by_key(|a| planned.iter().position(|p| p.analyse_id == a.analyse_id));
         self.complete_analyses(out).await
+    }
+
+    /// The collections a COLLECTION request names (`collection_id`, or a `collection_ids`
+    /// list), each checked to be one of the company's: a typo is an error now, not a failed
+    /// analysis later.
+    async fn named_collections(&self, company: Uuid, params: &Value) -> Result<Vec<Uuid>> {
+        let mut named: Vec<&Value> = params.get("collection_id").filter(|v| !v.is_null()).into_iter().collect();
+        match params.get("collection_ids") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => named.extend(list),
+            Some(_) => return Err(Error::value("params.collection_ids must be a list of collection ids")),
+        }
+        if named.len() > 64 {
+            return Err(Error::value("at most 64 collections per COLLECTION analysis"));
+        }
+        let mut ids = Vec::new();
+        for v in named {
+            let id = v
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s.trim()).ok())
+                .ok_or_else(|| Error::value(format!("collection id {v} is not a UUID")))?;
+            let c = vigil_store::collections::get_collection(&mut self.store(), id).await.infra()?;
+            if c.is_none_or(|c| c.company_id != company) {
+                return Err(Error::value(format!("collection {id} does not exist in the folder's company")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// Recomputes the folder's stage and verdict from its analyses (reference §4).
@@ -234,6 +288,17 @@ impl App {
             .map(|m| (m.media_id, self.with_urls(m)))
             .collect();
         let base = &self.cfg().public_url;
+        let mut collections: HashMap<Uuid, Option<Value>> = HashMap::new();
+        for a in list.iter_mut().filter(|a| a.analysis_type == AnalysisType::Collection.as_str()) {
+            let Some(id) = shown_collection(a) else { continue };
+            if let std::collections::hash_map::Entry::Vacant(slot) = collections.entry(id) {
+                let c = vigil_store::collections::get_collection(&mut self.store(), id).await.infra()?;
+                slot.insert(c.map(
+                    |c| json!({ "collection_id": c.collection_id, "alias": c.alias, "company_id": c.company_id }),
+                ));
+            }
+            a.collection = collections.get(&id).cloned().flatten();
+        }
         for a in &mut list {
             a.source_media = a.source_ids.iter().filter_map(|id| by_id.get(id).cloned()).collect();
             for r in &mut a.results_media {

@@ -72,7 +72,9 @@ impl App {
         if id == SYSTEM_COMPANY_ID {
             return Err(Error::value("the system company cannot be deleted"));
         }
+        let collections = vigil_store::collections::collections_of_company(&mut self.store(), id).await.infra()?;
         companies::delete(&mut self.store(), id).await.infra()?;
+        self.forget_collections(&collections).await;
         // Rows first: once they are gone nothing references the files, so a failed file removal
         // leaves unreachable bytes (logged) rather than rows pointing at missing files.
         if let Err(e) = self.blob().delete_prefix(&format!("{id}/")).await {

@@ -445,6 +445,12 @@ impl App {
             tx.commit().await.infra()?;
             return Ok(false);
         }
+        if o.state == rules::FINISHED
+            && a.analysis_type == AnalysisType::Collection.as_str()
+            && let Some(results) = o.results_data
+        {
+            self.record_collection_refs(&mut tx, a.analyse_id, a.company_id, results).await?;
+        }
         self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
         self.queue_webhooks(&mut tx, a, now).await?;
         tx.commit().await.infra()?;

@@ -7,6 +7,7 @@
 
 pub mod analyses;
 pub mod auth;
+pub mod collections;
 pub mod companies;
 pub mod crypto;
 pub mod eval;
@@ -140,7 +141,7 @@ pub struct App {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Store,
     blob: Blob,
     cfg: CoreConfig,
@@ -153,6 +154,8 @@ struct Inner {
     frames: frames::SharedFrames,
     /// One permit per media being decoded (`CoreConfig::decode_concurrency`).
     decode_slots: tokio::sync::Semaphore,
+    /// The face index of 1:N search.
+    faces: collections::FaceCache,
 }
 
 impl App {
@@ -163,7 +166,8 @@ impl App {
         let frames = frames::SharedFrames::new(cfg.frame_cache_bytes);
         let decode_slots = tokio::sync::Semaphore::new(cfg.decode_concurrency.max(1));
         let wake = tokio::sync::Notify::new();
-        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots }) })
+        let faces = collections::FaceCache::new(Arc::new(vigil_index::Exact::new()));
+        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots, faces }) })
     }
 
     /// Waits for a turn to decode a media: at most `decode_concurrency` at once in this process.

@@ -15,6 +15,9 @@ pub enum MetaOwner {
     Folder,
     Media,
     Analysis,
+    Collection,
+    /// A person of the collection given.
+    Person(Uuid),
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,20 @@ impl App {
                     self.folder_for_write(p, m.folder_id).await?;
                 }
                 Ok(MetaTable::Media)
+            }
+            MetaOwner::Collection => {
+                let c = self.get_collection(p, id).await?;
+                if write && !p.can_manage_collection(c.company_id) {
+                    return Err(Error::forbidden());
+                }
+                Ok(MetaTable::Collections)
+            }
+            MetaOwner::Person(collection) => {
+                let person = self.get_person(p, collection, id).await?;
+                if write && !p.can_manage_collection(person.company_id) {
+                    return Err(Error::forbidden());
+                }
+                Ok(MetaTable::Persons)
             }
             MetaOwner::Analysis => {
                 let a = self.get_analysis(p, id).await?;
@@ -88,6 +105,9 @@ impl App {
             }
         };
         vigil_domain::text::check_meta("meta_data", &next)?;
+        if matches!(owner, MetaOwner::Person(_)) {
+            crate::collections::check_person_meta(&next)?;
+        }
         meta::set(&mut store, table, id, &next, now_micros()).await.infra()?;
         Ok(next)
     }

@@ -20,6 +20,9 @@ pub struct EmbeddingChoice {
 pub struct NativeVision {
     vision: Arc<Vision>,
     choice: EmbeddingChoice,
+    /// The application, for collection search; weak, as the application holds this through the
+    /// plugin host. Unset (eval, admin commands): collections are not available.
+    app: std::sync::OnceLock<std::sync::Weak<crate::Inner>>,
 }
 
 impl NativeVision {
@@ -31,7 +34,20 @@ impl NativeVision {
                 return Err(format!("embedding model '{m}' is not in the model manifest ({})", known.join(", ")));
             }
         }
-        Ok(NativeVision { vision, choice })
+        Ok(NativeVision { vision, choice, app: std::sync::OnceLock::new() })
+    }
+
+    /// Serves collection search from `app` (once it exists: it is built with this vision).
+    pub fn attach(&self, app: &crate::App) {
+        let _ = self.app.set(Arc::downgrade(&app.inner));
+    }
+
+    fn app(&self) -> Result<crate::App, GuestError> {
+        self.app
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .map(|inner| crate::App { inner })
+            .ok_or_else(|| GuestError::NotAvailable("collection search is not available here".into()))
     }
 
     /// The model for `company` when the plugin names none.
@@ -193,6 +209,37 @@ impl Services for NativeVision {
             .ok_or_else(|| GuestError::InvalidInput("the face points are too few or degenerate".into()))?;
             Ok(Surroundings { blocks: s.blocks, follow: s.follow, still: s.still, shift: s.shift })
         })
+    }
+
+    fn search<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        collection: &'a str,
+        model: &'a str,
+        query: Vec<f32>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<(String, f32)>, GuestError>> {
+        Box::pin(async move { self.app()?.plugin_search(ctx.company_id, collection, model, query, limit).await })
+    }
+
+    fn list_collections<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+    ) -> BoxFuture<'a, Result<Vec<vigil_plugin_host::CollectionInfo>, GuestError>> {
+        Box::pin(async move {
+            self.app()?.plugin_collections(ctx.company_id).await.map_err(|e| GuestError::Host(e.message))
+        })
+    }
+
+    fn confidence(&self, model: &str, cosine: f32) -> Result<f32, GuestError> {
+        let cal = self.vision.calibration(model).ok_or_else(|| {
+            GuestError::NotAvailable(format!("embedding model '{model}' has no calibration in the model manifest"))
+        })?;
+        Ok(cal.confidence(cosine))
+    }
+
+    fn embedding_model(&self, company: Uuid) -> Option<String> {
+        Some(self.model_for(company)).filter(|m| !m.is_empty())
     }
 
     fn spoofing_score<'a>(

@@ -228,6 +228,11 @@ pub struct Analysis {
     #[schema(value_type = Option<Object>)]
     pub results_data: Option<Value>,
     pub results_media: Vec<ResultMedia>,
+    /// COLLECTION analyses: the collection searched (`collection_id`, `alias`, `company_id`) —
+    /// the one with the best match, else the first named or searched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub collection: Option<Value>,
     /// Why the analysis FAILED: `{error_code, error_message, details}`.
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
@@ -275,4 +280,69 @@ pub struct OutputImage {
     pub label: String,
     #[serde(default)]
     pub original_url: String,
+}
+
+/// A company's face collection for 1:N search (reference §3.7). Bound to the embedding model
+/// its faces were embedded with.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Collection {
+    pub collection_id: Uuid,
+    /// The name clients look collections up by (the SDKs search for `blacklist`); unique within a
+    /// company.
+    pub alias: String,
+    pub company_id: Uuid,
+    /// The embedding model of every face in the collection.
+    pub embedding_model: String,
+    /// Persons and faces enrolled (counted when read).
+    pub persons_count: i64,
+    pub images_count: i64,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    #[schema(value_type = Object)]
+    pub technical_meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+}
+
+/// A person in a collection; `meta_data.person_info` carries `first_name`, `middle_name`,
+/// `last_name`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Person {
+    pub person_id: Uuid,
+    pub collection_id: Uuid,
+    pub company_id: Uuid,
+    /// The person's images (on create and get; lists leave it empty).
+    pub images: Vec<PersonImage>,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    #[schema(value_type = Object)]
+    pub technical_meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+}
+
+/// One enrolled photo of a person, with the face found in it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PersonImage {
+    pub person_image_id: Uuid,
+    pub person_id: Uuid,
+    pub collection_id: Uuid,
+    pub company_id: Uuid,
+    pub original_name: Option<String>,
+    pub tags: Vec<String>,
+    /// The photo, served to callers who may read the collection.
+    pub original_url: String,
+    pub info: MediaInfo,
+    /// The face enrolled: `{x, y, width, height, score}` in the photo's pixels.
+    #[schema(value_type = Object)]
+    pub face: Value,
+    pub embedding_model: String,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+    #[serde(skip)]
+    pub blob_key: String,
+    #[serde(skip)]
+    pub md5: Option<String>,
 }

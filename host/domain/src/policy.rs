@@ -180,11 +180,54 @@ impl Principal {
     pub fn can_change_folder_owner(&self, o: Owned) -> bool {
         self.can_delete_in_folder(o)
     }
+
+    // ----- collections, persons, person images -----
+
+    /// Read a collection of `company_id` and its persons: ADMIN and OPERATOR everywhere, every
+    /// user of the company within it.
+    pub fn can_read_collection(&self, company_id: Uuid) -> bool {
+        self.role.is_global() || self.same_company(company_id)
+    }
+
+    /// Create and delete collections, delete persons and images, edit their metadata: ADMIN, and
+    /// CLIENT ADMIN within its company.
+    pub fn can_manage_collection(&self, company_id: Uuid) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => self.same_company(company_id),
+            _ => false,
+        }
+    }
+
+    /// Enroll persons and add their images: the managers, and a service account within its
+    /// company (an integration that feeds a watch-list).
+    pub fn can_enroll_person(&self, company_id: Uuid) -> bool {
+        self.can_manage_collection(company_id) || (self.role == Role::ClientService && self.same_company(company_id))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collection_rights_follow_the_changelog() {
+        let c1 = Uuid::new_v4();
+        let c2 = Uuid::new_v4();
+        let admin = p(Role::Admin, Uuid::nil());
+        assert!(admin.can_manage_collection(c1) && admin.can_read_collection(c2));
+        let op = p(Role::Operator, Uuid::nil());
+        assert!(op.can_read_collection(c1) && !op.can_manage_collection(c1) && !op.can_enroll_person(c1));
+        let ca = p(Role::ClientAdmin, c1);
+        assert!(ca.can_manage_collection(c1) && !ca.can_manage_collection(c2) && !ca.can_read_collection(c2));
+        let svc = p(Role::ClientService, c1);
+        assert!(svc.can_enroll_person(c1) && !svc.can_enroll_person(c2) && !svc.can_manage_collection(c1));
+        for r in [Role::Client, Role::ClientOperator] {
+            let u = p(r, c1);
+            assert!(u.can_read_collection(c1) && !u.can_read_collection(c2));
+            assert!(!u.can_enroll_person(c1) && !u.can_manage_collection(c1));
+        }
+    }
 
     fn p(role: Role, company: Uuid) -> Principal {
         Principal {

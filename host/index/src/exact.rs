@@ -96,6 +96,11 @@ impl FaceIndex for Exact {
         self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, |f| f.ids.len())
     }
 
+    fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
+        let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
+        all.get(&collection).map(|f| f.ids.iter().map(|(image, _)| *image).collect()).unwrap_or_default()
+    }
+
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
         let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
         let Some(faces) = all.get(&collection).filter(|f| !f.ids.is_empty()) else {

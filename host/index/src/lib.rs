@@ -57,6 +57,8 @@ pub trait FaceIndex: Send + Sync {
     fn rebuild(&self, collection: Uuid, entries: Vec<Entry>) -> Result<(), IndexError>;
     /// The faces enrolled in a collection.
     fn len(&self, collection: Uuid) -> usize;
+    /// The image ids of a collection's faces (to compare an index with the database).
+    fn image_ids(&self, collection: Uuid) -> Vec<Uuid>;
     /// Whether a collection has no face (an unknown collection is empty, not an error).
     fn is_empty(&self, collection: Uuid) -> bool {
         self.len(collection) == 0

@@ -1,4 +1,4 @@
-//! One `bindgen!` per world of `vigil:plugin@1.3.0`. The analysis world generates the shared
+//! One `bindgen!` per world of `vigil:plugin@1.4.0`. The analysis world generates the shared
 //! interfaces; the other worlds reuse them through `with`. Imports are async (inference awaits)
 //! and trappable (quota breaches trap the guest).
 

@@ -463,6 +463,23 @@ impl wit::collections::Host for HostState {
             hits.into_iter().map(|(person_id, score)| wit::collections::Hit { person_id, score }).collect()
         }))
     }
+
+    async fn list_collections(&mut self) -> wasmtime::Result<Result<Vec<wit::collections::CollectionInfo>, WitError>> {
+        self.charge()?;
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.list_collections(&ctx)).await;
+        Ok(r.map(|list| {
+            list.into_iter()
+                .map(|c| wit::collections::CollectionInfo {
+                    collection_id: c.collection_id,
+                    alias: c.alias,
+                    embedding_model: c.embedding_model,
+                    persons: c.persons,
+                    faces: c.faces,
+                })
+                .collect()
+        }))
+    }
 }
 
 impl wit::output::Host for HostState {

@@ -22,7 +22,9 @@ pub use error::{CallError, GuestError, ValidationError};
 pub use host::{CallContext, SavedImage};
 pub use limits::Limits;
 pub use registry::Registry;
-pub use services::{BoxFuture, FaceBox, FaceShape, MatchScore, NoServices, Services, Surroundings, Texture};
+pub use services::{
+    BoxFuture, CollectionInfo, FaceBox, FaceShape, MatchScore, NoServices, Services, Surroundings, Texture,
+};
 
 use bindings::ab_rule::AbRulePre;
 use bindings::analysis::AnalysisPre;
@@ -40,7 +42,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "1.3.0";
+pub const WIT_VERSION: &str = "1.4.0";
 /// Largest accepted component.
 pub const MAX_COMPONENT_BYTES: usize = 20 << 20;
 /// Epoch tick.
@@ -279,6 +281,12 @@ impl PluginHost {
             semaphores: Mutex::new(HashMap::new()),
             overrides: HashMap::new(),
         })
+    }
+
+    /// The host capabilities plugins call; the server's own use-cases (enrolment) use the same
+    /// vision, so a face is embedded the same way wherever it comes from.
+    pub fn services(&self) -> &Arc<dyn Services> {
+        &self.services
     }
 
     /// Replaces the default limits of one world (operators tune budgets; benchmarks shorten them).

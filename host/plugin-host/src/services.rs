@@ -61,6 +61,16 @@ pub struct Surroundings {
     pub shift: f32,
 }
 
+/// One of a company's face collections, as plugins see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    pub collection_id: String,
+    pub alias: String,
+    pub embedding_model: String,
+    pub persons: u64,
+    pub faces: u64,
+}
+
 fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
     let msg = format!("{what} is not available on this server");
     Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
@@ -155,6 +165,19 @@ pub trait Services: Send + Sync + 'static {
         _limit: u32,
     ) -> BoxFuture<'a, Result<Vec<(String, f32)>, GuestError>> {
         unavailable("collection search")
+    }
+    /// The caller's company's collections.
+    fn list_collections<'a>(&'a self, _ctx: &'a CallContext) -> BoxFuture<'a, Result<Vec<CollectionInfo>, GuestError>> {
+        unavailable("collection search")
+    }
+    /// A cosine of two `model` embeddings on the model's calibrated confidence scale.
+    fn confidence(&self, model: &str, _cosine: f32) -> Result<f32, GuestError> {
+        Err(GuestError::NotAvailable(format!("no calibration of '{model}' on this server")))
+    }
+    /// The embedding model `company`'s faces are embedded with when none is named; `None` when
+    /// this server embeds nothing.
+    fn embedding_model(&self, _company: uuid::Uuid) -> Option<String> {
+        None
     }
 }
 

@@ -54,6 +54,7 @@ fn row(r: &dyn Row) -> Result<Analysis> {
         source_media: Vec::new(),
         results_data: opt_json(r, "results_data")?,
         results_media,
+        collection: None,
         error: opt_json(r, "error")?,
         operator_id: r.opt_uuid("operator_id")?,
         operator_comment: r.opt_text("operator_comment")?,

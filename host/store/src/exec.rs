@@ -22,6 +22,7 @@ pub enum Val {
     OptInt(Option<i64>),
     Bool(bool),
     Float(f64),
+    Bytes(Vec<u8>),
 }
 
 impl From<&str> for Val {
@@ -67,6 +68,11 @@ impl From<f64> for Val {
 impl From<bool> for Val {
     fn from(b: bool) -> Self {
         Val::Bool(b)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(b: Vec<u8>) -> Self {
+        Val::Bytes(b)
     }
 }
 impl From<&Value> for Val {
@@ -117,6 +123,7 @@ pub trait Row {
     fn int(&self, c: &str) -> Result<i64>;
     fn opt_int(&self, c: &str) -> Result<Option<i64>>;
     fn boolean(&self, c: &str) -> Result<bool>;
+    fn bytes(&self, c: &str) -> Result<Vec<u8>>;
 
     fn uuid(&self, c: &str) -> Result<Uuid> {
         let s = self.text(c)?;
@@ -156,6 +163,9 @@ macro_rules! impl_row {
             fn boolean(&self, c: &str) -> Result<bool> {
                 Ok(self.try_get::<bool, _>(c)?)
             }
+            fn bytes(&self, c: &str) -> Result<Vec<u8>> {
+                Ok(self.try_get::<Vec<u8>, _>(c)?)
+            }
         }
     };
 }
@@ -176,6 +186,7 @@ macro_rules! bound {
                 Val::OptInt(i) => q.bind(i),
                 Val::Bool(b) => q.bind(b),
                 Val::Float(f) => q.bind(f),
+                Val::Bytes(b) => q.bind(b),
             };
         }
         q

@@ -6,6 +6,7 @@
 //! [`Dialect`]. Each backend keeps its own migration set under `migrations/`.
 
 pub mod analyses;
+pub mod collections;
 pub mod companies;
 mod exec;
 pub mod folders;

@@ -13,6 +13,8 @@ pub enum MetaTable {
     Folders,
     Media,
     Analyses,
+    Collections,
+    Persons,
 }
 
 impl MetaTable {
@@ -23,6 +25,8 @@ impl MetaTable {
             MetaTable::Folders => ("folders", "folder_id"),
             MetaTable::Media => ("media", "media_id"),
             MetaTable::Analyses => ("analyses", "analyse_id"),
+            MetaTable::Collections => ("collections", "collection_id"),
+            MetaTable::Persons => ("persons", "person_id"),
         }
     }
 }

@@ -134,7 +134,8 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("embedding_model / company_embedding_models: {e}"))?;
     let vision = Arc::new(vision);
     warn_without_ffmpeg(s);
-    let app = open_app_with(s, public.trim_end_matches('/').to_string(), vision).await?;
+    let app = open_app_with(s, public.trim_end_matches('/').to_string(), vision.clone()).await?;
+    vision.attach(&app);
     if let Some(b) = bootstrap_admin(&app, s).await? {
         match &b.password_file {
             Some(f) => {
@@ -149,6 +150,15 @@ pub async fn serve(
     }
     let loaded = app.sync_plugins().await.map_err(|e| anyhow::anyhow!("loading plugins: {}", e.message))?;
     tracing::info!(plugins = loaded, "active plugins loaded");
+    // Searches wait for their collection to load; warming up front makes the first ones fast.
+    let warm = app.clone();
+    let warmer = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warm.warm_face_index().await {
+            Ok(faces) => tracing::info!(faces, secs = started.elapsed().as_secs_f64(), "face index loaded"),
+            Err(e) => tracing::warn!(error = %e.message, "face index not loaded; searches load their collection"),
+        }
+    });
     let purger = tokio::spawn(purge_sessions(app.clone()));
     let syncer = tokio::spawn(sync_plugins(app.clone(), s.plugin_sync_secs));
     let workers = app.spawn_workers();
@@ -156,6 +166,7 @@ pub async fn serve(
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;
     purger.abort();
     syncer.abort();
+    warmer.abort();
     workers.stop(&app).await;
     app.store().close().await;
     Ok(result?)

@@ -33,13 +33,14 @@
 //! liveness from motion, `vision::landmarks` gives a face's 68 points with the head pose, the
 //! fitted camera's anisotropy and the eyes' openness, and `vision::texture` the print/screen
 //! periodicity (WIT 1.2.0), and `vision::surroundings` whether the picture around a face moves
-//! with it (1.3.0); the `vigil-liveness` crate turns them into the built-in QUALITY's
-//! cues and gesture checks. Each call
-//! runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
+//! with it (1.3.0); the `vigil-liveness` crate turns them into the built-in QUALITY's cues and
+//! gesture checks. For 1:N search, `collections::list_collections` lists the company's
+//! collections with the model each is bound to (1.4.0) and `collections::search` finds the
+//! persons of one most like a face. Each call runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
 //! survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
-pub const WIT_VERSION: &str = "1.3.0";
+pub const WIT_VERSION: &str = "1.4.0";
 /// This SDK's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 

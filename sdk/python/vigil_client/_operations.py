@@ -70,6 +70,100 @@ class Operations:
         POST /api/authorize/refresh"""
         return self._call("POST", "/api/authorize/refresh", body, params, query)
 
+    def list_collections(self, params=None, **query):
+        """GET /api/collections"""
+        return self._call("GET", "/api/collections", None, params, query)
+
+    def create_collection(self, body=None, params=None, **query):
+        """Create a collection (ADMIN with `company_id`; CLIENT ADMIN in its company). It is bound to the company's embedding model of the moment.
+
+        POST /api/collections"""
+        return self._call("POST", "/api/collections", body, params, query)
+
+    def get_collection(self, collection_id, params=None, **query):
+        """GET /api/collections/{collection_id}"""
+        return self._call("GET", f"/api/collections/{collection_id}", None, params, query)
+
+    def delete_collection(self, collection_id, params=None, **query):
+        """Delete a collection with its persons, images and files; refused (409) while COLLECTION analyses refer to it.
+
+        DELETE /api/collections/{collection_id}"""
+        return self._call("DELETE", f"/api/collections/{collection_id}", None, params, query)
+
+    def get_collection_meta(self, collection_id, params=None, **query):
+        """GET /api/collections/{collection_id}/meta_data"""
+        return self._call("GET", f"/api/collections/{collection_id}/meta_data", None, params, query)
+
+    def replace_collection_meta(self, collection_id, body=None, params=None, **query):
+        """Replace the collection's metadata (ADMIN, CLIENT ADMIN).
+
+        POST /api/collections/{collection_id}/meta_data"""
+        return self._call("POST", f"/api/collections/{collection_id}/meta_data", body, params, query)
+
+    def merge_collection_meta(self, collection_id, body=None, params=None, **query):
+        """Merge the body's top-level keys into the collection's metadata.
+
+        PATCH /api/collections/{collection_id}/meta_data"""
+        return self._call("PATCH", f"/api/collections/{collection_id}/meta_data", body, params, query)
+
+    def clear_collection_meta(self, collection_id, params=None, **query):
+        """DELETE /api/collections/{collection_id}/meta_data"""
+        return self._call("DELETE", f"/api/collections/{collection_id}/meta_data", None, params, query)
+
+    def list_persons(self, collection_id, params=None, **query):
+        """GET /api/collections/{collection_id}/persons"""
+        return self._call("GET", f"/api/collections/{collection_id}/persons", None, params, query)
+
+    def create_person(self, collection_id, files=None, payload=None, fields=None, params=None, **query):
+        """Enrol a person: image files (one face each) plus a `payload` part with `media:tags` and `person:meta_data` (`person_info`: `first_name`, `middle_name`, `last_name`). An image with no face or several is refused, naming the image, and nothing of the request is kept.
+
+        POST /api/collections/{collection_id}/persons"""
+        return self._upload("POST", f"/api/collections/{collection_id}/persons", files, payload, fields, params, query)
+
+    def get_person(self, collection_id, person_id, params=None, **query):
+        """GET /api/collections/{collection_id}/persons/{person_id}"""
+        return self._call("GET", f"/api/collections/{collection_id}/persons/{person_id}", None, params, query)
+
+    def delete_person(self, collection_id, person_id, params=None, **query):
+        """Delete a person with its images and files; refused (409) while COLLECTION analyses found it.
+
+        DELETE /api/collections/{collection_id}/persons/{person_id}"""
+        return self._call("DELETE", f"/api/collections/{collection_id}/persons/{person_id}", None, params, query)
+
+    def list_images(self, collection_id, person_id, params=None, **query):
+        """GET /api/collections/{collection_id}/persons/{person_id}/images"""
+        return self._call("GET", f"/api/collections/{collection_id}/persons/{person_id}/images", None, params, query)
+
+    def add_images(self, collection_id, person_id, files=None, payload=None, fields=None, params=None, **query):
+        """Add photos of a person (the same multipart form as enrolment); answers with the person and all its images.
+
+        POST /api/collections/{collection_id}/persons/{person_id}/images"""
+        return self._upload("POST", f"/api/collections/{collection_id}/persons/{person_id}/images", files, payload, fields, params, query)
+
+    def delete_image(self, collection_id, person_id, person_image_id, params=None, **query):
+        """DELETE /api/collections/{collection_id}/persons/{person_id}/images/{person_image_id}"""
+        return self._call("DELETE", f"/api/collections/{collection_id}/persons/{person_id}/images/{person_image_id}", None, params, query)
+
+    def get_person_meta(self, collection_id, person_id, params=None, **query):
+        """GET /api/collections/{collection_id}/persons/{person_id}/meta_data"""
+        return self._call("GET", f"/api/collections/{collection_id}/persons/{person_id}/meta_data", None, params, query)
+
+    def replace_person_meta(self, collection_id, person_id, body=None, params=None, **query):
+        """Replace the person's metadata (ADMIN, CLIENT ADMIN).
+
+        POST /api/collections/{collection_id}/persons/{person_id}/meta_data"""
+        return self._call("POST", f"/api/collections/{collection_id}/persons/{person_id}/meta_data", body, params, query)
+
+    def merge_person_meta(self, collection_id, person_id, body=None, params=None, **query):
+        """Merge the body's top-level keys into the person's metadata.
+
+        PATCH /api/collections/{collection_id}/persons/{person_id}/meta_data"""
+        return self._call("PATCH", f"/api/collections/{collection_id}/persons/{person_id}/meta_data", body, params, query)
+
+    def clear_person_meta(self, collection_id, person_id, params=None, **query):
+        """DELETE /api/collections/{collection_id}/persons/{person_id}/meta_data"""
+        return self._call("DELETE", f"/api/collections/{collection_id}/persons/{person_id}/meta_data", None, params, query)
+
     def list_companies(self, params=None, **query):
         """GET /api/companies"""
         return self._call("GET", "/api/companies", None, params, query)
@@ -363,6 +457,12 @@ class Operations:
 
         GET /api/webhook_deliveries"""
         return self._call("GET", "/api/webhook_deliveries", None, params, query)
+
+    def person_image_file(self, collection_id, file, params=None, **query):
+        """A person image (`{person_image_id}.{ext}`), as linked from `original_url`; the caller must be able to read the collection.
+
+        GET /static/collections/{collection_id}/{file}"""
+        return self._call("GET", f"/static/collections/{collection_id}/{file}", None, params, query)
 
     def media_file(self, folder_id, file, params=None, **query):
         """A media file (`{media_id}.{ext}`), its thumbnail (`{media_id}_thumb.jpg`) or a shots set's MP4 preview (`{media_id}_preview.mp4`), as linked from `original_url` / `thumb_url` / `video_url`. With `OZ_USE_PERMISSIONS_FOR_STATIC` on, the caller's token (header or `?access_token=`) must grant read access to the folder.

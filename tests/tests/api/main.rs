@@ -6,6 +6,7 @@ mod accounts;
 mod analyses;
 mod auth;
 mod clients;
+mod collections;
 mod companies;
 mod compat;
 mod decoding;

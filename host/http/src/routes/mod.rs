@@ -2,6 +2,7 @@
 
 mod analyses;
 mod auth;
+mod collections;
 mod companies;
 mod files;
 mod folders;
@@ -29,6 +30,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = meta::router(r);
     let r = service::router(r);
     let r = plugins::router(r);
+    let r = collections::router(r);
     files::router(r)
 }
 
