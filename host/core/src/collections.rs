@@ -54,6 +54,8 @@ const SYNC_CHUNK: usize = 500;
 pub(crate) struct FaceCache {
     index: Arc<dyn FaceIndex>,
     applied: Mutex<HashMap<Uuid, i64>>,
+    /// The version each collection was last persisted at (backends that persist).
+    saved: Mutex<HashMap<Uuid, i64>>,
     /// Every change to the index goes through this lock, so a catch-up from the database never
     /// interleaves with a local write.
     write: tokio::sync::Mutex<()>,
@@ -61,7 +63,12 @@ pub(crate) struct FaceCache {
 
 impl FaceCache {
     pub(crate) fn new(index: Arc<dyn FaceIndex>) -> FaceCache {
-        FaceCache { index, applied: Mutex::new(HashMap::new()), write: tokio::sync::Mutex::new(()) }
+        FaceCache {
+            index,
+            applied: Mutex::new(HashMap::new()),
+            saved: Mutex::new(HashMap::new()),
+            write: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn applied(&self, c: Uuid) -> Option<i64> {
@@ -104,11 +111,19 @@ pub struct PersonUpload {
     files: Vec<(String, Option<String>, Bytes)>,
     tags: HashMap<String, Vec<String>>,
     person_meta: Option<Value>,
+    /// Where a bulk enrolment took the person from (`technical_meta_data.source`), so a rerun
+    /// can skip it.
+    source: Option<String>,
     payload_seen: bool,
     total: u64,
 }
 
 impl PersonUpload {
+    /// Records where the person came from (the CLI's path relative to its directory).
+    pub fn set_source(&mut self, source: &str) {
+        self.source = Some(source.to_string());
+    }
+
     /// Parses the `payload` part: `media:tags` per file field, `person:meta_data` (with
     /// `person_info`). Unknown keys are ignored.
     pub fn set_payload(&mut self, raw: &[u8]) -> Result<()> {
@@ -295,6 +310,28 @@ impl App {
         if cache.applied(collection) == Some(version) {
             return Ok(());
         }
+        if cache.index.is_empty(collection) {
+            // Nothing loaded: build it whole from the stored faces (in parallel, one query).
+            let rows = store::faces_of_collection(&mut self.store(), collection).await.infra()?;
+            let entries: Vec<Entry> = rows
+                .into_iter()
+                .filter_map(|(image_id, person_id, _model, bytes)| {
+                    let vector = store::embedding_values(&bytes)?;
+                    Some(Entry { image_id, person_id, vector })
+                })
+                .collect();
+            let n = entries.len();
+            let index = cache.index.clone();
+            tokio::task::spawn_blocking(move || index.rebuild(collection, entries))
+                .await
+                .map_err(Error::internal)?
+                .map_err(Error::internal)?;
+            if n > 0 {
+                tracing::info!(%collection, version, faces = n, "face index built from the database");
+            }
+            cache.set_applied(collection, Some(version));
+            return Ok(());
+        }
         let want = store::face_ids(&mut self.store(), collection).await.infra()?;
         let want_ids: HashSet<Uuid> = want.iter().map(|(i, _)| *i).collect();
         let have: HashSet<Uuid> = cache.index.image_ids(collection).into_iter().collect();
@@ -323,6 +360,29 @@ impl App {
         Ok(())
     }
 
+    /// Persists the collections whose index changed since they were last persisted (backends
+    /// that keep nothing ignore it); returns how many were written.
+    pub async fn persist_face_index(&self) -> Result<usize> {
+        let cache = self.index();
+        let _w = cache.write.lock().await;
+        let applied: Vec<(Uuid, i64)> =
+            cache.applied.lock().unwrap_or_else(PoisonError::into_inner).iter().map(|(c, v)| (*c, *v)).collect();
+        let mut written = 0;
+        for (c, version) in applied {
+            if cache.saved.lock().unwrap_or_else(PoisonError::into_inner).get(&c) == Some(&version) {
+                continue;
+            }
+            let index = cache.index.clone();
+            tokio::task::spawn_blocking(move || index.save(c, version))
+                .await
+                .map_err(Error::internal)?
+                .map_err(Error::internal)?;
+            cache.saved.lock().unwrap_or_else(PoisonError::into_inner).insert(c, version);
+            written += 1;
+        }
+        Ok(written)
+    }
+
     /// Drops deleted collections from the index.
     pub(crate) async fn forget_collections(&self, ids: &[Uuid]) {
         let cache = self.index();
@@ -330,12 +390,30 @@ impl App {
         for id in ids {
             cache.index.drop_collection(*id);
             cache.set_applied(*id, None);
+            cache.saved.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
         }
     }
 
-    /// Loads every collection's faces into the index (at start, in the background).
+    /// Loads every collection's faces into the index (at start, in the background): what an
+    /// earlier process persisted first, then whatever the database holds beyond it; a persisted
+    /// collection the database no longer has is removed.
     pub async fn warm_face_index(&self) -> Result<usize> {
         let all = store::all_collections(&mut self.store()).await.infra()?;
+        {
+            let cache = self.index();
+            let _w = cache.write.lock().await;
+            let index = cache.index.clone();
+            let persisted = tokio::task::spawn_blocking(move || index.persisted()).await.map_err(Error::internal)?;
+            let known: HashSet<Uuid> = all.iter().map(|c| c.0).collect();
+            for (c, version) in persisted {
+                if known.contains(&c) {
+                    cache.set_applied(c, Some(version));
+                    cache.saved.lock().unwrap_or_else(PoisonError::into_inner).insert(c, version);
+                } else {
+                    cache.index.drop_collection(c);
+                }
+            }
+        }
         let mut faces = 0;
         for (c, _, _) in &all {
             self.index_sync(*c).await?;
@@ -475,6 +553,7 @@ impl App {
             files: Vec::new(),
             tags: HashMap::new(),
             person_meta: None,
+            source: None,
             payload_seen: false,
             total: 0,
         })
@@ -581,7 +660,10 @@ impl App {
                 company_id: c.company_id,
                 images: Vec::new(),
                 meta_data: up.person_meta.clone().unwrap_or_else(|| json!({})),
-                technical_meta_data: json!({ "created_by": up.principal.user_id }),
+                technical_meta_data: match &up.source {
+                    Some(src) => json!({ "created_by": up.principal.user_id, "source": src }),
+                    None => json!({ "created_by": up.principal.user_id }),
+                },
                 time_created: 0.0,
                 time_updated: 0.0,
             };
@@ -759,6 +841,56 @@ impl App {
         Ok(crate::media::FileBody { content_type: img.info.content_type, size, stream: Box::pin(stream) })
     }
 
+    /// The `source` of every person of a collection enrolled in bulk (to resume an enrolment).
+    pub async fn enrolled_sources(&self, p: &Principal, collection_id: Uuid) -> Result<HashSet<String>> {
+        let c = self.collection_for_read(p, collection_id).await?;
+        Ok(store::person_sources(&mut self.store(), c.collection_id).await.infra()?.into_iter().collect())
+    }
+
+    /// A collection by id, or by alias within `company`.
+    pub async fn find_collection(&self, p: &Principal, key: &str, company: Option<Uuid>) -> Result<Collection> {
+        if let Ok(id) = Uuid::parse_str(key.trim()) {
+            return self.collection_for_read(p, id).await;
+        }
+        let company = company.ok_or_else(|| {
+            Error::value(format!("'{key}' is not a collection id: name the company to look the alias up in"))
+        })?;
+        let paging = Paging { offset: 0, limit: 1, total_omit: true };
+        let (found, _) =
+            store::list_collections(&mut self.store(), Some(company), Some(key.trim()), paging).await.infra()?;
+        let c = found.into_iter().next().ok_or_else(|| Error::not_found("collection"))?;
+        self.collection_for_read(p, c.collection_id).await
+    }
+
+    /// Brings one collection's index up to the database (loading it in a fresh process).
+    pub async fn sync_collection_index(&self, collection_id: Uuid) -> Result<()> {
+        self.index_sync(collection_id).await
+    }
+
+    /// Per collection: the faces its index holds, and whether it is up to date with the database.
+    pub async fn index_stats(&self, collection_id: Uuid) -> Result<(usize, bool)> {
+        let version = store::faces_version(&mut self.store(), collection_id).await.infra()?;
+        let cache = self.index();
+        Ok((cache.index.len(collection_id), version.is_some() && cache.applied(collection_id) == version))
+    }
+
+    /// Brings every collection's index up to date now (the `vigil collection reindex` command).
+    pub async fn reindex(&self, collection: Option<Uuid>) -> Result<usize> {
+        match collection {
+            Some(c) => {
+                self.forget_collections(&[c]).await;
+                self.index_sync(c).await?;
+                Ok(self.index().index.len(c))
+            }
+            None => {
+                let all: Vec<Uuid> =
+                    store::all_collections(&mut self.store()).await.infra()?.into_iter().map(|c| c.0).collect();
+                self.forget_collections(&all).await;
+                self.warm_face_index().await
+            }
+        }
+    }
+
     /// What a plugin of `company` may search.
     pub(crate) async fn plugin_collections(&self, company: Uuid) -> Result<Vec<CollectionInfo>> {
         let paging = Paging { offset: 0, limit: vigil_domain::filter::MAX_LIMIT, total_omit: true };
@@ -805,12 +937,34 @@ impl App {
         self.index_sync(id).await.map_err(host)?;
         let k = limit.clamp(1, MAX_SEARCH_LIMIT) as usize;
         let index = self.index().index.clone();
-        let hits = tokio::task::spawn_blocking(move || index.search(id, &query, k, -1.0))
+        let query_copy = query.clone();
+        let wanted = k.max(vigil_index::RESCORED);
+        let hits = tokio::task::spawn_blocking(move || index.search(id, &query, wanted, -1.0))
             .await
             .map_err(|e| GuestError::Host(format!("search task failed: {e}")))?
             .map_err(|e| GuestError::InvalidInput(e.to_string()))?;
+        // The index proposes; the stored embeddings decide: each hit is scored again in full
+        // precision (an approximate index holds quantised vectors), and the order follows.
+        let images: Vec<Uuid> = hits.iter().map(|h| h.image_id).collect();
+        let stored =
+            store::faces_by_ids(&mut self.store(), id, &images).await.map_err(|e| GuestError::Host(e.to_string()))?;
+        let exact: HashMap<Uuid, Vec<f32>> = stored
+            .into_iter()
+            .filter_map(|(image, _, _, bytes)| Some((image, store::embedding_values(&bytes)?)))
+            .collect();
+        let q = vigil_index::normalised(&query_copy).map_err(|e| GuestError::InvalidInput(e.to_string()))?;
+        let mut scored: Vec<(Uuid, f32)> = hits
+            .iter()
+            .filter_map(|h| {
+                // A face deleted since the index was read is no hit.
+                let v = exact.get(&h.image_id)?;
+                Some((h.person_id, v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>()))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.truncate(k);
         let svc = self.inner.plugins.host.services().clone();
-        hits.into_iter().map(|h| Ok((h.person_id.to_string(), svc.confidence(model, h.cosine)?))).collect()
+        scored.into_iter().map(|(person, cosine)| Ok((person.to_string(), svc.confidence(model, cosine)?))).collect()
     }
 
     /// Records, in the transaction that finishes a COLLECTION analysis, which collections it

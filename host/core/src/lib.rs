@@ -87,6 +87,49 @@ pub struct CoreConfig {
     /// Media decoded at once by this process (uploads, analyses, snapshots); more wait. With the
     /// per-media bound of `vigil-media`, this bounds the memory decoding takes whatever arrives.
     pub decode_concurrency: usize,
+    /// The face index of 1:N search.
+    pub face_index: FaceIndexSettings,
+}
+
+/// Which face index serves 1:N search, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceIndexBackend {
+    /// Every face compared: exact, linear in the collection's size.
+    Exact,
+    /// An HNSW graph per collection with quantised vectors, persisted (the default).
+    Hnsw,
+}
+
+impl FaceIndexBackend {
+    pub fn parse(s: &str) -> Option<FaceIndexBackend> {
+        match s.trim() {
+            "exact" => Some(FaceIndexBackend::Exact),
+            "hnsw" | "auto" => Some(FaceIndexBackend::Hnsw),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FaceIndexSettings {
+    pub backend: FaceIndexBackend,
+    /// Where the HNSW graphs are persisted; `None` keeps them in memory.
+    pub dir: Option<std::path::PathBuf>,
+    /// HNSW search breadth (ef): recall against speed.
+    pub expansion_search: usize,
+    /// How often changed graphs are written to `dir` (and at a graceful stop).
+    pub save_secs: u64,
+}
+
+impl Default for FaceIndexSettings {
+    fn default() -> Self {
+        FaceIndexSettings {
+            backend: FaceIndexBackend::Hnsw,
+            dir: None,
+            expansion_search: vigil_index::HnswConfig::default().expansion_search,
+            save_secs: 30,
+        }
+    }
 }
 
 impl CoreConfig {
@@ -131,6 +174,7 @@ impl Default for CoreConfig {
             jobs: jobs::JobsConfig::default(),
             frame_cache_bytes: 256 << 20,
             decode_concurrency: 2,
+            face_index: FaceIndexSettings::default(),
         }
     }
 }
@@ -166,7 +210,15 @@ impl App {
         let frames = frames::SharedFrames::new(cfg.frame_cache_bytes);
         let decode_slots = tokio::sync::Semaphore::new(cfg.decode_concurrency.max(1));
         let wake = tokio::sync::Notify::new();
-        let faces = collections::FaceCache::new(Arc::new(vigil_index::Exact::new()));
+        let index: Arc<dyn vigil_index::FaceIndex> = match cfg.face_index.backend {
+            FaceIndexBackend::Exact => Arc::new(vigil_index::Exact::new()),
+            FaceIndexBackend::Hnsw => Arc::new(vigil_index::Hnsw::new(vigil_index::HnswConfig {
+                dir: cfg.face_index.dir.clone(),
+                expansion_search: cfg.face_index.expansion_search,
+                ..Default::default()
+            })),
+        };
+        let faces = collections::FaceCache::new(index);
         Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots, faces }) })
     }
 

@@ -67,6 +67,20 @@ pub struct Owned {
 }
 
 impl Principal {
+    /// Whoever runs the `vigil` admin commands on the server's machine: acts as ADMIN.
+    pub fn console() -> Principal {
+        Principal {
+            user_id: Uuid::nil(),
+            company_id: Uuid::nil(),
+            role: Role::Admin,
+            can_start_analyse_quality: true,
+            can_start_analyse_biometry: true,
+            can_start_analyse_collection: true,
+            session_id: None,
+            session_expires: None,
+        }
+    }
+
     fn same_company(&self, company_id: Uuid) -> bool {
         self.company_id == company_id
     }

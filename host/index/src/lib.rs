@@ -3,16 +3,18 @@
 //!
 //! One interface, [`FaceIndex`], in front of every backend. The database is the source of truth
 //! (each person image's embedding is stored there with the model that made it); an index is a
-//! cache of it that can always be rebuilt with [`FaceIndex::rebuild`]. This crate starts with the
-//! exact scan, [`Exact`]: always correct, the oracle the approximate backends are measured
-//! against, and the default for small collections.
+//! cache of it that can always be rebuilt with [`FaceIndex::rebuild`]. Backends: the exact scan,
+//! [`Exact`] (always correct, the oracle the approximate one is measured against), and
+//! [`Hnsw`], an HNSW graph per collection with quantised vectors, optionally persisted.
 //!
 //! Scores are raw cosine similarities of L2-normalised embeddings; mapping them onto Vigil's
 //! calibrated confidence scale is the caller's business (it depends on the embedding model).
 
 mod exact;
+mod hnsw;
 
 pub use exact::Exact;
+pub use hnsw::{Hnsw, HnswConfig};
 use uuid::Uuid;
 
 /// One enrolled face: a person image's embedding.
@@ -42,6 +44,9 @@ pub enum IndexError {
     /// Empty, all-zero, or with NaN or infinite values.
     #[error("the embedding is unusable (empty, zero or not finite)")]
     BadVector,
+    /// The backend failed (a graph operation, a persisted file).
+    #[error("face index: {0}")]
+    Backend(String),
 }
 
 /// A per-collection index of enrolled faces. Implementations are safe to share between threads;
@@ -67,7 +72,21 @@ pub trait FaceIndex: Send + Sync {
     /// one hit per person (their best image). Searching an empty or unknown collection finds
     /// nothing; a query of the wrong size is an error.
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError>;
+    /// Loads the collections persisted by an earlier process; returns each with the database
+    /// faces version it was saved at. Backends that keep nothing return nothing.
+    fn persisted(&self) -> Vec<(Uuid, i64)> {
+        Vec::new()
+    }
+    /// Persists a collection as matching the database's faces `version` (no-op when the backend
+    /// keeps nothing).
+    fn save(&self, _collection: Uuid, _version: i64) -> Result<(), IndexError> {
+        Ok(())
+    }
 }
+
+/// Candidates a caller should ask an approximate index for and score again against the stored
+/// embeddings before keeping the best few: the graph's order is that of quantised vectors.
+pub const RESCORED: usize = 64;
 
 /// `v` scaled to unit length, or an error for a vector that has none.
 pub fn normalised(v: &[f32]) -> Result<Vec<f32>, IndexError> {

@@ -309,3 +309,11 @@ pub async fn referring_analyses(
     q.push(" ORDER BY analyse_id LIMIT ").bind(limit);
     ex.fetch_all(q, |r| r.uuid("analyse_id")).await
 }
+
+/// The `source` recorded on the persons of a collection enrolled in bulk.
+pub async fn person_sources(ex: &mut impl Exec, collection: Uuid) -> Result<Vec<String>> {
+    let mut q = Sql::new("SELECT technical_meta_data FROM persons WHERE collection_id = ");
+    q.bind(collection);
+    let docs = ex.fetch_all(q, |r| r.json("technical_meta_data")).await?;
+    Ok(docs.into_iter().filter_map(|d| d.get("source").and_then(|s| s.as_str()).map(str::to_string)).collect())
+}

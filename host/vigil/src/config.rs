@@ -69,6 +69,9 @@ pub const KEYS: &[&str] = &[
     "plugins_dir",
     "frame_cache_bytes",
     "decode_concurrency",
+    "face_index",
+    "face_index_ef",
+    "face_index_save_secs",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -239,6 +242,20 @@ impl Settings {
             shots_preview: flag("shots_preview", c.shots_preview)?,
             frame_cache_bytes: num("frame_cache_bytes", c.frame_cache_bytes as u64)? as usize,
             decode_concurrency: num("decode_concurrency", c.decode_concurrency as u64)?.clamp(1, 64) as usize,
+            face_index: {
+                let f = c.face_index;
+                let backend = match get("face_index").map(|b| b.to_ascii_lowercase()) {
+                    None => f.backend,
+                    Some(b) => vigil_core::FaceIndexBackend::parse(&b)
+                        .ok_or_else(|| anyhow!("face_index: '{b}' is not exact or hnsw"))?,
+                };
+                vigil_core::FaceIndexSettings {
+                    backend,
+                    dir: Some(data_dir.join("index")),
+                    expansion_search: num("face_index_ef", f.expansion_search as u64)?.clamp(16, 4096) as usize,
+                    save_secs: dur("face_index_save_secs", f.save_secs)?,
+                }
+            },
             jobs: {
                 let j = c.jobs;
                 let ms = |k: &str, d: std::time::Duration| -> Result<std::time::Duration> {

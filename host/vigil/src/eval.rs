@@ -63,7 +63,7 @@ pub struct LivenessArgs {
 }
 
 /// A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise.
-fn progress_bar(what: &'static str) -> impl FnMut(usize, usize) {
+pub(crate) fn progress_bar(what: &'static str, unit: &'static str) -> impl FnMut(usize, usize) {
     let tty = std::io::stderr().is_terminal();
     let mut shown = 0;
     move |done, total| {
@@ -71,13 +71,13 @@ fn progress_bar(what: &'static str) -> impl FnMut(usize, usize) {
         let mut err = std::io::stderr();
         if tty {
             let filled = done * 30 / total;
-            let _ = write!(err, "\r[{}{}] {done}/{total} media", "#".repeat(filled), ".".repeat(30 - filled));
+            let _ = write!(err, "\r[{}{}] {done}/{total} {unit}", "#".repeat(filled), ".".repeat(30 - filled));
             if done == total {
                 let _ = writeln!(err);
             }
         } else if done * 10 / total > shown || done == total {
             shown = done * 10 / total;
-            let _ = writeln!(err, "{what} {done}/{total} media");
+            let _ = writeln!(err, "{what} {done}/{total} {unit}");
         }
     }
 }
@@ -122,7 +122,7 @@ pub async fn biometry(s: &Settings, args: BiometryArgs) -> Result<()> {
         thresholds,
         target_fmrs,
     };
-    let mut bar = progress_bar("embedded");
+    let mut bar = progress_bar("embedded", "media");
     let report = run_biometry(vision, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
     let json = serde_json::to_string_pretty(&report)?;
     write_report(&args.out, &report.text(), &json, &report.csv(), &report.det_png())?;
@@ -189,7 +189,7 @@ pub async fn liveness(s: &Settings, args: LivenessArgs) -> Result<()> {
         args.tags
     };
     let opts = LivenessOptions { dir: args.dir, threshold, tags, bpcer_targets };
-    let mut bar = progress_bar("analysed");
+    let mut bar = progress_bar("analysed", "media");
     let report = run_liveness(&host, &plugin, &s.core, &opts, &mut bar).await.map_err(|e| anyhow!("{e}"))?;
     let json = serde_json::to_string_pretty(&report)?;
     write_report(&args.out, &report.text(), &json, &report.csv(), &report.det_png())

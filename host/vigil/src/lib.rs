@@ -2,6 +2,7 @@
 //! line; the black-box tests call [`serve`] on a `127.0.0.1:0` listener.
 
 pub mod builtins;
+pub mod collection;
 pub mod config;
 pub mod eval;
 
@@ -159,6 +160,7 @@ pub async fn serve(
             Err(e) => tracing::warn!(error = %e.message, "face index not loaded; searches load their collection"),
         }
     });
+    let saver = tokio::spawn(persist_face_index(app.clone(), s.core.face_index.save_secs));
     let purger = tokio::spawn(purge_sessions(app.clone()));
     let syncer = tokio::spawn(sync_plugins(app.clone(), s.plugin_sync_secs));
     let workers = app.spawn_workers();
@@ -167,9 +169,30 @@ pub async fn serve(
     purger.abort();
     syncer.abort();
     warmer.abort();
+    saver.abort();
+    match app.persist_face_index().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(collections = n, "face index persisted"),
+        Err(e) => {
+            tracing::warn!(error = %e.message, "face index not persisted; the next start catches up from the database")
+        }
+    }
     workers.stop(&app).await;
     app.store().close().await;
     Ok(result?)
+}
+
+/// Changed face-index graphs are written out now and then, so a restart loads them instead of
+/// rebuilding from the database.
+async fn persist_face_index(app: App, every: u64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every.max(1)));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.persist_face_index().await {
+            tracing::warn!(error = %e.message, "face index not persisted");
+        }
+    }
 }
 
 /// Expired sessions and restore tokens are removed hourly so the table does not grow without bound.

@@ -51,6 +51,23 @@ enum Cmd {
     /// Measure error rates with the server's own pipelines on labelled data (stores nothing).
     #[command(subcommand)]
     Eval(EvalCmd),
+    /// Face collections for 1:N search: bulk enrolment, index rebuild, statistics.
+    #[command(subcommand)]
+    Collection(CollectionCmd),
+}
+
+#[derive(Subcommand)]
+enum CollectionCmd {
+    /// Enrol the persons of a directory (one sub-directory of photos per person, or one photo
+    /// per person); resumable: a rerun skips the persons already enrolled from it.
+    Enroll(vigil::collection::EnrollArgs),
+    /// Rebuild the face index from the database (all collections, or one).
+    Reindex {
+        #[arg(long)]
+        collection_id: Option<uuid::Uuid>,
+    },
+    /// One line per collection: persons, faces, faces indexed, whether the index is current.
+    Stats,
 }
 
 #[derive(Subcommand)]
@@ -348,6 +365,11 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Collection(CollectionCmd::Enroll(args)) => vigil::collection::enroll(&s, args).await,
+        Cmd::Collection(CollectionCmd::Reindex { collection_id }) => {
+            vigil::collection::reindex(&s, collection_id).await
+        }
+        Cmd::Collection(CollectionCmd::Stats) => vigil::collection::stats(&s).await,
         Cmd::Eval(EvalCmd::Biometry(args)) => vigil::eval::biometry(&s, args).await,
         Cmd::Eval(EvalCmd::Liveness(args)) => vigil::eval::liveness(&s, args).await,
         Cmd::Company(CompanyCmd::Create { name }) => {

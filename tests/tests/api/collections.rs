@@ -302,8 +302,28 @@ async fn index_follows_the_database(db: Db) {
     let hit2 = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
     assert_eq!(matched_persons(hit2), vec![pid.clone()], "{hit2}");
 
+    // A graceful stop persists the graph; the next start loads it, and one whose file is gone
+    // (or stale: the other process changed the collection meanwhile) is rebuilt from the database.
+    let s = s.restart().await;
+    let graph = s.data_dir.join("index").join(format!("{black}.usearch"));
+    assert!(graph.exists(), "persisted at the stop: {}", graph.display());
+    let cadmin = s.login("admin@c1.test", "Passw0rd-x").await;
+    let hit3 = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
+    assert_eq!(matched_persons(hit3), vec![pid.clone()], "{hit3}");
+    let mut s = s;
+    s.kill9();
+    std::fs::remove_file(&graph).expect("remove the graph");
+    let jane = enroll(&other, &other_admin, &black, "grace_hopper.jpg", "Grace", "Hopper").await;
+    let s = s.respawn().await;
+    let cadmin = s.login("admin@c1.test", "Passw0rd-x").await;
+    let hit4 = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
+    assert_eq!(matched_persons(hit4), vec![pid.clone()], "{hit4}");
+    let grace = video_folder(&s, &cadmin, "grace_hopper.jpg").await;
+    let hit5 = &analyse(&s, &cadmin, &grace, search.clone()).await[0];
+    assert_eq!(matched_persons(hit5), vec![id(&jane, "person_id")], "{hit5}");
+
     // The other process deletes (after the analyses that found the person): not found here.
-    for a in [hit, hit2] {
+    for a in [hit, hit2, hit3, hit4] {
         assert_eq!(
             s.delete(&cadmin, &format!("/api/analyses/{}", id(a, "analyse_id"))).await.0,
             StatusCode::NO_CONTENT
