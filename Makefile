@@ -80,6 +80,7 @@ bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-media --bench video
 	$(CARGO) bench --profile release --locked -p vigil-index --bench index
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench analyses
+	$(CARGO) bench --profile release --locked -p vigil-tests --bench collections
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
 

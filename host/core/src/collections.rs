@@ -310,8 +310,11 @@ impl App {
         if cache.applied(collection) == Some(version) {
             return Ok(());
         }
-        if cache.index.is_empty(collection) {
-            // Nothing loaded: build it whole from the stored faces (in parallel, one query).
+        // Nothing loaded, or most of it missing (a bulk load by another process): build it
+        // whole from the stored faces, in parallel and with one query.
+        let loaded = cache.index.len(collection);
+        let stored = store::get_collection(&mut self.store(), collection).await.infra()?.map_or(0, |c| c.images_count);
+        if loaded == 0 || (stored > 10_000 && loaded < stored as usize / 2) {
             let rows = store::faces_of_collection(&mut self.store(), collection).await.infra()?;
             let entries: Vec<Entry> = rows
                 .into_iter()
@@ -649,7 +652,8 @@ impl App {
         }
         let now = now_micros();
         let mut tx = self.store().begin().await.infra()?;
-        let version = store::bump_faces(&mut tx, c.collection_id, now)
+        let new_person = i64::from(up.person.is_none());
+        let version = store::bump_faces(&mut tx, c.collection_id, new_person, enrolled.len() as i64, now)
             .await
             .infra()?
             .ok_or_else(|| Error::not_found("collection"))?;
@@ -751,7 +755,8 @@ impl App {
         self.check_unreferenced(collection_id, Some(pid), "person").await?;
         let images = store::image_keys(&mut self.store(), collection_id, Some(pid)).await.infra()?;
         let mut tx = self.store().begin().await.infra()?;
-        let version = store::bump_faces(&mut tx, collection_id, now_micros()).await.infra()?;
+        let version =
+            store::bump_faces(&mut tx, collection_id, -1, -(images.len() as i64), now_micros()).await.infra()?;
         store::delete_person(&mut tx, pid).await.infra()?;
         tx.commit().await.infra()?;
         if let Some(v) = version {
@@ -797,7 +802,7 @@ impl App {
             .filter(|i| i.person_id == pid && i.collection_id == collection_id)
             .ok_or_else(|| Error::not_found("person image"))?;
         let mut tx = self.store().begin().await.infra()?;
-        let version = store::bump_faces(&mut tx, collection_id, now_micros()).await.infra()?;
+        let version = store::bump_faces(&mut tx, collection_id, 0, -1, now_micros()).await.infra()?;
         store::delete_image(&mut tx, iid).await.infra()?;
         tx.commit().await.infra()?;
         if let Some(v) = version {

@@ -94,17 +94,18 @@ pub struct CoreConfig {
 /// Which face index serves 1:N search, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaceIndexBackend {
-    /// Every face compared: exact, linear in the collection's size.
+    /// Every face compared: exact, linear in the collection's size (the default: the graph does
+    /// not yet find every enrolled face at a million, see docs/COLLECTIONS.md).
     Exact,
-    /// An HNSW graph per collection with quantised vectors, persisted (the default).
+    /// An HNSW graph per collection, persisted.
     Hnsw,
 }
 
 impl FaceIndexBackend {
     pub fn parse(s: &str) -> Option<FaceIndexBackend> {
         match s.trim() {
-            "exact" => Some(FaceIndexBackend::Exact),
-            "hnsw" | "auto" => Some(FaceIndexBackend::Hnsw),
+            "exact" | "auto" => Some(FaceIndexBackend::Exact),
+            "hnsw" => Some(FaceIndexBackend::Hnsw),
             _ => None,
         }
     }
@@ -124,7 +125,7 @@ pub struct FaceIndexSettings {
 impl Default for FaceIndexSettings {
     fn default() -> Self {
         FaceIndexSettings {
-            backend: FaceIndexBackend::Hnsw,
+            backend: FaceIndexBackend::Exact,
             dir: None,
             expansion_search: vigil_index::HnswConfig::default().expansion_search,
             save_secs: 30,

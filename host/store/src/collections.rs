@@ -9,9 +9,7 @@ use vigil_domain::model::{Collection, MediaInfo, Person, PersonImage};
 use vigil_domain::time::Micros;
 
 const COLLECTION_COLS: &str = "collection_id, company_id, alias, embedding_model, meta_data, technical_meta_data, \
-     time_created, time_updated, \
-     (SELECT COUNT(*) FROM persons p WHERE p.collection_id = collections.collection_id) AS persons_count, \
-     (SELECT COUNT(*) FROM person_images i WHERE i.collection_id = collections.collection_id) AS images_count";
+     time_created, time_updated, persons_total AS persons_count, faces_total AS images_count";
 
 fn collection_row(r: &dyn Row) -> Result<Collection> {
     Ok(Collection {
@@ -83,9 +81,11 @@ pub async fn delete_collection(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
 }
 
 /// Raises the collection's faces version in the transaction that changes its faces (writers of
-/// one collection serialise on its row); returns the new version, `None` when it is gone.
-pub async fn bump_faces(ex: &mut impl Exec, id: Uuid, now: Micros) -> Result<Option<i64>> {
-    let mut q = Sql::new("UPDATE collections SET faces_version = faces_version + 1, time_updated = ");
+/// one collection serialise on its row) and moves its person and face counts by the change;
+/// returns the new version, `None` when it is gone.
+pub async fn bump_faces(ex: &mut impl Exec, id: Uuid, persons: i64, faces: i64, now: Micros) -> Result<Option<i64>> {
+    let mut q = Sql::new("UPDATE collections SET faces_version = faces_version + 1, persons_total = persons_total + ");
+    q.bind(persons).push(", faces_total = faces_total + ").bind(faces).push(", time_updated = ");
     q.bind(now).push(" WHERE collection_id = ").bind(id);
     if ex.execute(q).await? == 0 {
         return Ok(None);
@@ -112,14 +112,22 @@ pub async fn faces_by_ids(ex: &mut impl Exec, collection: Uuid, images: &[Uuid])
     if images.is_empty() {
         return Ok(Vec::new());
     }
+    // By primary key alone: with `collection_id = …` beside it SQLite's planner walks the
+    // collection's index (a million rows) instead; the collection is checked on the rows.
     let mut q = Sql::new(
-        "SELECT person_image_id, person_id, embedding_model, embedding FROM person_images WHERE collection_id = ",
+        "SELECT person_image_id, person_id, collection_id, embedding_model, embedding FROM person_images \
+         WHERE person_image_id IN ",
     );
-    q.bind(collection).push(" AND person_image_id IN ").bind_list(images.iter().copied());
-    ex.fetch_all(q, |r| {
-        Ok((r.uuid("person_image_id")?, r.uuid("person_id")?, r.text("embedding_model")?, r.bytes("embedding")?))
-    })
-    .await
+    q.bind_list(images.iter().copied());
+    let rows = ex
+        .fetch_all(q, |r| {
+            Ok((
+                r.uuid("collection_id")?,
+                (r.uuid("person_image_id")?, r.uuid("person_id")?, r.text("embedding_model")?, r.bytes("embedding")?),
+            ))
+        })
+        .await?;
+    Ok(rows.into_iter().filter(|(c, _)| *c == collection).map(|(_, f)| f).collect())
 }
 
 const PERSON_COLS: &str =

@@ -14,7 +14,8 @@ use vigil_domain::Principal;
 
 #[derive(Args)]
 pub struct EnrollArgs {
-    /// The collection: its id, or its alias with --company-id.
+    /// The collection: its id, or its alias with --company-id (created when the company has no
+    /// collection of that alias yet).
     pub collection: String,
     /// One sub-directory per person (all its photos), or one photo per person directly in it.
     pub dir: PathBuf,
@@ -77,7 +78,21 @@ async fn open(s: &Settings) -> Result<App> {
 pub async fn enroll(s: &Settings, args: EnrollArgs) -> Result<()> {
     let app = open(s).await?;
     let p = Principal::console();
-    let c = app.find_collection(&p, &args.collection, args.company_id).await.map_err(core_err)?;
+    let c = match app.find_collection(&p, &args.collection, args.company_id).await {
+        Ok(c) => c,
+        // An alias the company does not have yet: the collection is created.
+        Err(e) if e.code == vigil_domain::Code::NotExist && uuid::Uuid::parse_str(&args.collection).is_err() => {
+            let body = vigil_core::collections::NewCollection {
+                alias: args.collection.clone(),
+                company_id: args.company_id,
+                meta_data: None,
+            };
+            let c = app.create_collection(&p, body).await.map_err(core_err)?;
+            eprintln!("created collection '{}' ({})", c.alias, c.collection_id);
+            c
+        }
+        Err(e) => return Err(core_err(e)),
+    };
     let persons = persons_in(&args.dir)?;
     if persons.is_empty() {
         return Err(anyhow!("{} holds no photo (jpg, png, …) nor sub-directory of photos", args.dir.display()));

@@ -276,7 +276,8 @@ both_dbs!(collection_scenarios, collections);
 /// The index is a cache of the database: a replica (or the CLI) that enrols or deletes behind a
 /// server's back, a restart and a `kill -9` all leave searches agreeing with the database.
 async fn index_follows_the_database(db: Db) {
-    let s = Server::builder(db).spawn().await;
+    // The persisted graph; the default exact index is rebuilt from the database at every start.
+    let s = Server::builder(db).set("face_index", "hnsw").spawn().await;
     let admin = s.admin().await;
     let c = s.company(&admin, "C1").await;
     let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
