@@ -30,17 +30,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// A portrait scaled to about one megapixel, as a JPEG (quality 90).
-fn megapixel(photo: &str) -> Vec<u8> {
-    let img = image::load_from_memory(&test_photo(photo)).unwrap().to_rgb8();
-    let k = (1_000_000.0 / f64::from(img.width() * img.height())).sqrt();
-    let (w, h) = ((f64::from(img.width()) * k) as u32, (f64::from(img.height()) * k) as u32);
-    let big = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).unwrap();
-    out.into_inner()
-}
-
 /// 5 s of 1280×720 30 fps H.264 made from a portrait (with film grain, so frames differ).
 fn video_720p() -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();

@@ -20,17 +20,6 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-/// A portrait scaled to about one megapixel, as a JPEG (quality 90).
-fn megapixel(photo: &str) -> Vec<u8> {
-    let img = image::load_from_memory(&test_photo(photo)).unwrap().to_rgb8();
-    let k = (1_000_000.0 / f64::from(img.width() * img.height())).sqrt();
-    let (w, h) = ((f64::from(img.width()) * k) as u32, (f64::from(img.height()) * k) as u32);
-    let big = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-    let mut out = std::io::Cursor::new(Vec::new());
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).unwrap();
-    out.into_inner()
-}
-
 /// Requests one analysis and polls until it leaves PROCESSING; returns it and request → end.
 async fn analyse(s: &Server, who: &Session, folder: &str, body: Value) -> (Value, f64) {
     let t = Instant::now();

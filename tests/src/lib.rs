@@ -771,3 +771,15 @@ impl Server {
         }
     }
 }
+
+/// A test portrait scaled to about one megapixel, as a JPEG (quality 90): the size of a phone
+/// selfie, for the benchmarks.
+pub fn megapixel(photo: &str) -> Vec<u8> {
+    let img = image::load_from_memory(&test_photo(photo)).expect("test photo").to_rgb8();
+    let k = (1_000_000.0 / f64::from(img.width() * img.height())).sqrt();
+    let (w, h) = ((f64::from(img.width()) * k) as u32, (f64::from(img.height()) * k) as u32);
+    let big = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).expect("jpeg");
+    out.into_inner()
+}

@@ -176,22 +176,8 @@ impl PersonUpload {
         E: std::fmt::Display,
     {
         let limits = self.app.cfg().limits.clone();
-        if field.is_empty() || field == "payload" {
-            return Err(Error::structure("a file part needs a field name other than 'payload'"));
-        }
-        vigil_domain::text::check_name("file field name", &field, vigil_domain::text::MAX_FIELD_NAME)?;
-        if let Some(n) = &original_name {
-            vigil_domain::text::check_name("file name", n, vigil_domain::text::MAX_FILE_NAME)?;
-        }
-        if self.files.iter().any(|(f, _, _)| *f == field) {
-            return Err(Error::structure(format!("file field '{field}' appears twice")));
-        }
-        if self.files.len() >= limits.max_files {
-            return Err(Error::new(
-                Code::TooLarge,
-                format!("too many images: at most {} per request", limits.max_files),
-            ));
-        }
+        let seen = self.files.iter().map(|(f, _, _)| f.as_str());
+        crate::upload::check_file_part(&field, original_name.as_deref(), seen, &limits)?;
         let mut buf = BytesMut::new();
         while let Some(chunk) = stream.next().await {
             let chunk =

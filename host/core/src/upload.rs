@@ -200,22 +200,7 @@ impl Upload {
         E: std::fmt::Display,
     {
         let limits = self.app.cfg().limits.clone();
-        if field.is_empty() || field == "payload" {
-            return Err(Error::structure("a file part needs a field name other than 'payload'"));
-        }
-        vigil_domain::text::check_name("file field name", &field, vigil_domain::text::MAX_FIELD_NAME)?;
-        if let Some(n) = &original_name {
-            vigil_domain::text::check_name("file name", n, vigil_domain::text::MAX_FILE_NAME)?;
-        }
-        if self.files.iter().any(|f| f.field == field) {
-            return Err(Error::structure(format!("file field '{field}' appears twice")));
-        }
-        if self.files.len() >= limits.max_files {
-            return Err(Error::new(
-                Code::TooLarge,
-                format!("too many files: at most {} per request", limits.max_files),
-            ));
-        }
+        check_file_part(&field, original_name.as_deref(), self.files.iter().map(|f| f.field.as_str()), &limits)?;
         let mut stream = stream;
         let truncated = |e: E| Error::structure(format!("the request body is truncated or malformed: {e}"));
 
@@ -548,6 +533,34 @@ fn served_type(f: &Staged) -> String {
     } else {
         f.sniffed.content_type().to_string()
     }
+}
+
+/// Checks a file part before any of it is read: its field name (not `payload`, not seen before in
+/// the request) and file name are bounded, and the request has room for another file.
+pub(crate) fn check_file_part<'a>(
+    field: &str,
+    original_name: Option<&str>,
+    seen: impl Iterator<Item = &'a str>,
+    limits: &crate::Limits,
+) -> Result<()> {
+    if field.is_empty() || field == "payload" {
+        return Err(Error::structure("a file part needs a field name other than 'payload'"));
+    }
+    vigil_domain::text::check_name("file field name", field, vigil_domain::text::MAX_FIELD_NAME)?;
+    if let Some(n) = original_name {
+        vigil_domain::text::check_name("file name", n, vigil_domain::text::MAX_FILE_NAME)?;
+    }
+    let mut count = 0;
+    for f in seen {
+        if f == field {
+            return Err(Error::structure(format!("file field '{field}' appears twice")));
+        }
+        count += 1;
+    }
+    if count >= limits.max_files {
+        return Err(Error::new(Code::TooLarge, format!("too many files: at most {} per request", limits.max_files)));
+    }
+    Ok(())
 }
 
 /// Non-file parts per request (`payload`, `additional_info`, …).

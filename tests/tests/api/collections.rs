@@ -32,6 +32,23 @@ async fn enroll(s: &Server, who: &Session, cid: &str, photo: &str, first: &str, 
     p
 }
 
+/// Two portraits side by side, as one JPEG: a photo of two people.
+fn two_faces() -> Vec<u8> {
+    let a = image::load_from_memory(&test_photo("obama.jpg")).expect("photo").to_rgb8();
+    let b = image::load_from_memory(&test_photo("biden.jpg")).expect("photo").to_rgb8();
+    let h = a.height().min(b.height());
+    let fit = |i: &image::RgbImage| {
+        image::imageops::resize(i, i.width() * h / i.height(), h, image::imageops::FilterType::Triangle)
+    };
+    let (a, b) = (fit(&a), fit(&b));
+    let mut both = image::RgbImage::new(a.width() + b.width(), h);
+    image::imageops::replace(&mut both, &a, 0, 0);
+    image::imageops::replace(&mut both, &b, i64::from(a.width()), 0);
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&both).expect("jpeg");
+    out.into_inner()
+}
+
 fn collection_blobs(s: &Server) -> Vec<std::path::PathBuf> {
     s.blob_files().into_iter().filter(|p| p.to_string_lossy().contains("/collections/")).collect()
 }
@@ -136,10 +153,10 @@ async fn collections(db: Db) {
 
     // An image with several faces, or none, is refused by name, and nothing of the request stays.
     let before = collection_blobs(s);
-    let group = std::fs::read(assets_dir().join("calibration/group1.jpg")).expect("group photo");
+    let group = two_faces();
     let msg =
-        oz_err(&s.upload(&w.cadmin, &persons_path, vec![file("portrait", "group1.jpg", group)], None).await, 400, 4);
-    assert!(msg.contains("'portrait'") && msg.contains("faces found"), "{msg}");
+        oz_err(&s.upload(&w.cadmin, &persons_path, vec![file("portrait", "pair.jpg", group)], None).await, 400, 4);
+    assert!(msg.contains("'portrait'") && msg.contains("2 faces found"), "{msg}");
     let msg = oz_err(
         &s.upload(
             &w.cadmin,
