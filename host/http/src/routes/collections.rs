@@ -34,6 +34,48 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
 
 const MAX_PAYLOAD: usize = 1 << 20;
 
+/// Reads what is left of a refused request (up to the request limit), so the client, still
+/// sending its images, gets the error body instead of a closed connection.
+async fn drain(mp: &mut axum::extract::Multipart, limit: u64) {
+    let mut read = 0u64;
+    while let Ok(Some(mut field)) = mp.next_field().await {
+        while let Ok(Some(chunk)) = field.chunk().await {
+            read += chunk.len() as u64;
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts an enrolment, or drains the body and refuses.
+async fn begin(
+    app: &App,
+    p: &vigil_domain::Principal,
+    mp: &mut axum::extract::Multipart,
+    collection: &str,
+    person: Option<&str>,
+) -> Result<PersonUpload> {
+    let started = async {
+        let c = parse_id("collection_id", collection).map_err(|e| e.0)?;
+        let person = person.map(|p| parse_id("person_id", p).map_err(|e| e.0)).transpose()?;
+        app.begin_person_upload(p, c, person).await
+    }
+    .await;
+    let mut up = match started {
+        Ok(up) => up,
+        Err(e) => {
+            drain(mp, app.cfg().limits.max_request_size).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = fill(&mut up, mp).await {
+        drain(mp, app.cfg().limits.max_request_size).await;
+        return Err(e);
+    }
+    Ok(up)
+}
+
 /// Feeds every multipart part into the enrolment: `payload` (JSON) and image files.
 async fn fill(up: &mut PersonUpload, mp: &mut axum::extract::Multipart) -> Result<()> {
     let malformed = |e: axum::extract::multipart::MultipartError| {
@@ -150,8 +192,7 @@ async fn create_person(
     Path(id): Path<String>,
     Multipart(mut mp): Multipart,
 ) -> ApiResult<(StatusCode, OzJson<Person>)> {
-    let mut up = app.begin_person_upload(&p, parse_id("collection_id", &id)?, None).await?;
-    fill(&mut up, &mut mp).await?;
+    let up = begin(&app, &p, &mut mp, &id, None).await?;
     Ok((StatusCode::CREATED, OzJson(up.commit().await?)))
 }
 
@@ -205,8 +246,7 @@ async fn add_images(
     Path((c, id)): Path<(String, String)>,
     Multipart(mut mp): Multipart,
 ) -> ApiResult<(StatusCode, OzJson<Person>)> {
-    let mut up = app.begin_person_upload(&p, parse_id("collection_id", &c)?, Some(parse_id("person_id", &id)?)).await?;
-    fill(&mut up, &mut mp).await?;
+    let up = begin(&app, &p, &mut mp, &c, Some(&id)).await?;
     Ok((StatusCode::CREATED, OzJson(up.commit().await?)))
 }
 
