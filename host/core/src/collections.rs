@@ -928,9 +928,11 @@ impl App {
         self.index_sync(id).await.map_err(host)?;
         let k = limit.clamp(1, MAX_SEARCH_LIMIT) as usize;
         let index = self.index().index.clone();
-        let query_copy = query.clone();
+        // Normalised once: the index searches with it and the re-scoring below reuses it.
+        let q = Arc::new(vigil_index::normalised(&query).map_err(|e| GuestError::InvalidInput(e.to_string()))?);
         let wanted = k.max(vigil_index::RESCORED);
-        let hits = tokio::task::spawn_blocking(move || index.search(id, &query, wanted, -1.0))
+        let q_search = q.clone();
+        let hits = tokio::task::spawn_blocking(move || index.search(id, &q_search, wanted, -1.0))
             .await
             .map_err(|e| GuestError::Host(format!("search task failed: {e}")))?
             .map_err(|e| GuestError::InvalidInput(e.to_string()))?;
@@ -943,13 +945,12 @@ impl App {
             .into_iter()
             .filter_map(|(image, _, _, bytes)| Some((image, store::embedding_values(&bytes)?)))
             .collect();
-        let q = vigil_index::normalised(&query_copy).map_err(|e| GuestError::InvalidInput(e.to_string()))?;
         let mut scored: Vec<(Uuid, f32)> = hits
             .iter()
             .filter_map(|h| {
                 // A face deleted since the index was read is no hit.
                 let v = exact.get(&h.image_id)?;
-                Some((h.person_id, v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>()))
+                Some((h.person_id, v.iter().zip(q.iter()).map(|(a, b)| a * b).sum::<f32>()))
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));
