@@ -2,57 +2,17 @@
 //! (about 0.3 s per million 512-dimensional faces on one core), exact and deterministic, with no
 //! structure to keep in step.
 
+use crate::table::{Table, persons};
 use crate::{Entry, FaceIndex, Hit, IndexError, normalised};
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 use uuid::Uuid;
 
-/// One collection's faces: normalised vectors side by side, so a search is one pass over memory.
-#[derive(Default)]
-struct Faces {
-    dim: usize,
-    ids: Vec<(Uuid, Uuid)>,
-    data: Vec<f32>,
-    /// image id → row.
-    rows: HashMap<Uuid, usize>,
-}
+type Faces = Table<f32>;
 
-impl Faces {
-    fn check(&self, v: &[f32]) -> Result<(), IndexError> {
-        if self.dim != 0 && v.len() != self.dim {
-            return Err(IndexError::Dimension { expected: self.dim, got: v.len() });
-        }
-        Ok(())
-    }
-
-    fn upsert(&mut self, e: Entry) -> Result<(), IndexError> {
-        self.check(&e.vector)?;
-        let v = normalised(&e.vector)?;
-        self.dim = v.len();
-        if let Some(&row) = self.rows.get(&e.image_id) {
-            self.ids[row] = (e.image_id, e.person_id);
-            self.data[row * self.dim..(row + 1) * self.dim].copy_from_slice(&v);
-        } else {
-            self.rows.insert(e.image_id, self.ids.len());
-            self.ids.push((e.image_id, e.person_id));
-            self.data.extend_from_slice(&v);
-        }
-        Ok(())
-    }
-
-    fn remove(&mut self, image_id: Uuid) -> bool {
-        let Some(row) = self.rows.remove(&image_id) else { return false };
-        // The last row moves into the hole.
-        let last = self.ids.len() - 1;
-        if row != last {
-            self.ids[row] = self.ids[last];
-            self.data.copy_within(last * self.dim..(last + 1) * self.dim, row * self.dim);
-            self.rows.insert(self.ids[row].0, row);
-        }
-        self.ids.pop();
-        self.data.truncate(last * self.dim);
-        true
-    }
+fn upsert(faces: &mut Faces, e: Entry) -> Result<(), IndexError> {
+    faces.check(e.vector.len())?;
+    faces.upsert(e.image_id, e.person_id, e.vector.len(), &normalised(&e.vector)?, &[])
 }
 
 /// The exact scan over every face of a collection, held in memory.
@@ -70,7 +30,7 @@ impl Exact {
 impl FaceIndex for Exact {
     fn upsert(&self, collection: Uuid, entry: Entry) -> Result<(), IndexError> {
         let mut all = self.collections.write().unwrap_or_else(PoisonError::into_inner);
-        all.entry(collection).or_default().upsert(entry)
+        upsert(all.entry(collection).or_default(), entry)
     }
 
     fn remove(&self, collection: Uuid, image_id: Uuid) -> bool {
@@ -86,19 +46,19 @@ impl FaceIndex for Exact {
         // Built aside, swapped in whole: a bad entry leaves the old faces in place.
         let mut faces = Faces::default();
         for e in entries {
-            faces.upsert(e)?;
+            upsert(&mut faces, e)?;
         }
         self.collections.write().unwrap_or_else(PoisonError::into_inner).insert(collection, faces);
         Ok(())
     }
 
     fn len(&self, collection: Uuid) -> usize {
-        self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, |f| f.ids.len())
+        self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, Faces::len)
     }
 
     fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
         let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
-        all.get(&collection).map(|f| f.ids.iter().map(|(image, _)| *image).collect()).unwrap_or_default()
+        all.get(&collection).map(Faces::image_ids).unwrap_or_default()
     }
 
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
@@ -106,7 +66,7 @@ impl FaceIndex for Exact {
         let Some(faces) = all.get(&collection).filter(|f| !f.ids.is_empty()) else {
             return Ok(Vec::new());
         };
-        faces.check(query)?;
+        faces.check(query.len())?;
         let q = normalised(query)?;
         let scores: Vec<f32> =
             faces.data.chunks_exact(faces.dim).map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum()).collect();
@@ -119,17 +79,8 @@ impl FaceIndex for Exact {
             if n < rows.len() {
                 rows.select_nth_unstable_by(n, |&a, &b| scores[b].total_cmp(&scores[a]));
             }
-            let mut top: Vec<usize> = rows[..n].to_vec();
-            top.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(faces.ids[a].1.cmp(&faces.ids[b].1)));
-            let mut seen = std::collections::HashSet::new();
-            let mut hits = Vec::with_capacity(k);
-            for r in top {
-                let (image_id, person_id) = faces.ids[r];
-                if hits.len() < k && seen.insert(person_id) {
-                    hits.push(Hit { person_id, image_id, cosine: scores[r] });
-                }
-            }
-            if hits.len() >= k || n == rows.len() {
+            let (hits, enough) = persons(&faces.ids, rows[..n].iter().map(|&r| (r, scores[r])).collect(), k);
+            if enough || n == rows.len() {
                 break hits;
             }
             take = take.saturating_mul(4);
@@ -142,16 +93,8 @@ impl FaceIndex for Exact {
 mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random unit-ish vectors (xorshift), so tests need no RNG crate.
     fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-        let mut s = seed.max(1);
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
-        (0..n).map(|_| (0..dim).map(|_| next()).collect()).collect()
+        crate::table::test_vectors(n, dim, seed)
     }
 
     fn id(i: u128) -> Uuid {

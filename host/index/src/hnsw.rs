@@ -1,8 +1,8 @@
 //! The in-process approximate index: one HNSW graph per collection (USearch). Vectors of up to
 //! 512 dimensions are kept in single precision — a face of the default 128-d embedder costs
 //! under 1.2 KB with its graph links; a 512-d one about 2.4 KB — and larger ones in 8 bits.
-//! Opt-in (`VIGIL_FACE_INDEX=hnsw`): at a million faces it misses some enrolled faces
-//! (docs/COLLECTIONS.md). Optionally persisted, one pair of files per collection, with the
+//! Opt-in (`VIGIL_FACE_INDEX=hnsw`): at a million faces it misses some enrolled faces, which the
+//! quantised scan does not (docs/COLLECTIONS.md). Optionally persisted, one pair of files per collection, with the
 //! faces version of the database it matches; the caller catches up on the rest.
 //!
 //! Cosines from the graph are those of the quantised vectors: the caller re-scores the few hits
@@ -389,14 +389,7 @@ mod tests {
     use crate::Exact;
 
     fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-        let mut s = seed | 1;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-        };
-        (0..n).map(|_| (0..dim).map(|_| next()).collect()).collect()
+        crate::table::test_vectors(n, dim, seed | 1)
     }
 
     fn entries(vs: &[Vec<f32>]) -> Vec<Entry> {

@@ -4,17 +4,21 @@
 //! One interface, [`FaceIndex`], in front of every backend. The database is the source of truth
 //! (each person image's embedding is stored there with the model that made it); an index is a
 //! cache of it that can always be rebuilt with [`FaceIndex::rebuild`]. Backends: the exact scan,
-//! [`Exact`] (always correct, the oracle the approximate one is measured against), and
-//! [`Hnsw`], an HNSW graph per collection with quantised vectors, optionally persisted.
+//! [`Exact`] (always correct, the oracle the others are measured against), [`QuantisedScan`]
+//! (every face through 4- and 8-bit copies: the default), and [`Hnsw`], an HNSW graph per
+//! collection, optionally persisted.
 //!
 //! Scores are raw cosine similarities of L2-normalised embeddings; mapping them onto Vigil's
 //! calibrated confidence scale is the caller's business (it depends on the embedding model).
 
 mod exact;
 mod hnsw;
+mod quantised;
+mod table;
 
 pub use exact::Exact;
 pub use hnsw::{Hnsw, HnswConfig};
+pub use quantised::QuantisedScan;
 use uuid::Uuid;
 
 /// One enrolled face: a person image's embedding.

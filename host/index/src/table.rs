@@ -1,0 +1,123 @@
+//! The rows of one collection as flat arrays: what the scanning backends share. Each face is a
+//! row of values in each of two planes (the second may be empty), side by side, so a search is
+//! one pass over the memory of a plane, with its ids beside it.
+
+use crate::{Hit, IndexError};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+#[derive(Default)]
+pub(crate) struct Table<T> {
+    /// The dimension of the embeddings (0 until the first face).
+    pub dim: usize,
+    /// (image, person) of each row.
+    pub ids: Vec<(Uuid, Uuid)>,
+    /// Values per row in each plane.
+    pub widths: (usize, usize),
+    pub data: Vec<T>,
+    pub side: Vec<T>,
+    /// image id → row.
+    rows: HashMap<Uuid, usize>,
+}
+
+impl<T: Copy> Table<T> {
+    pub fn check(&self, len: usize) -> Result<(), IndexError> {
+        if self.dim != 0 && len != self.dim {
+            return Err(IndexError::Dimension { expected: self.dim, got: len });
+        }
+        Ok(())
+    }
+
+    /// Adds a row (`data` and `side` of a `dim`-dimensional face), or replaces the one of the
+    /// same image.
+    pub fn upsert(
+        &mut self,
+        image_id: Uuid,
+        person_id: Uuid,
+        dim: usize,
+        data: &[T],
+        side: &[T],
+    ) -> Result<(), IndexError> {
+        self.check(dim)?;
+        if self.ids.is_empty() {
+            (self.dim, self.widths) = (dim, (data.len(), side.len()));
+        }
+        let (w0, w1) = self.widths;
+        if (data.len(), side.len()) != (w0, w1) {
+            return Err(IndexError::Dimension { expected: self.dim, got: dim });
+        }
+        if let Some(&row) = self.rows.get(&image_id) {
+            self.ids[row] = (image_id, person_id);
+            self.data[row * w0..(row + 1) * w0].copy_from_slice(data);
+            self.side[row * w1..(row + 1) * w1].copy_from_slice(side);
+        } else {
+            self.rows.insert(image_id, self.ids.len());
+            self.ids.push((image_id, person_id));
+            self.data.extend_from_slice(data);
+            self.side.extend_from_slice(side);
+        }
+        Ok(())
+    }
+
+    pub fn remove(&mut self, image_id: Uuid) -> bool {
+        let Some(row) = self.rows.remove(&image_id) else { return false };
+        // The last row moves into the hole.
+        let last = self.ids.len() - 1;
+        let (w0, w1) = self.widths;
+        if row != last {
+            self.ids[row] = self.ids[last];
+            self.data.copy_within(last * w0..(last + 1) * w0, row * w0);
+            self.side.copy_within(last * w1..(last + 1) * w1, row * w1);
+            self.rows.insert(self.ids[row].0, row);
+        }
+        self.ids.pop();
+        self.data.truncate(last * w0);
+        self.side.truncate(last * w1);
+        true
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn image_ids(&self) -> Vec<Uuid> {
+        self.ids.iter().map(|(image, _)| *image).collect()
+    }
+
+    /// Bytes the table holds (its vectors, ids and row map, with the map's slack).
+    pub fn memory_bytes(&self) -> usize {
+        (self.data.capacity() + self.side.capacity()) * std::mem::size_of::<T>()
+            + self.ids.capacity() * 32
+            + self.rows.capacity() * (16 + 8 + 1) * 8 / 7
+    }
+}
+
+/// The first `k` different persons of `rows` (row, cosine), best first, each with its best
+/// image; `None` when `rows` holds fewer than `k` persons (the caller may look further).
+pub(crate) fn persons(ids: &[(Uuid, Uuid)], mut rows: Vec<(usize, f32)>, k: usize) -> (Vec<Hit>, bool) {
+    rows.sort_by(|a, b| b.1.total_cmp(&a.1).then(ids[a.0].1.cmp(&ids[b.0].1)));
+    let mut seen = HashSet::new();
+    let mut hits = Vec::with_capacity(k.min(rows.len()));
+    for (r, cosine) in rows {
+        let (image_id, person_id) = ids[r];
+        if hits.len() < k && seen.insert(person_id) {
+            hits.push(Hit { person_id, image_id, cosine });
+        }
+    }
+    let enough = hits.len() >= k;
+    (hits, enough)
+}
+
+/// Deterministic pseudo-random vectors in [-0.5, 0.5) (xorshift): the test data of every
+/// backend, so tests need no RNG crate.
+#[cfg(test)]
+pub(crate) fn test_vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed.max(1);
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    (0..n).map(|_| (0..dim).map(|_| next()).collect()).collect()
+}
