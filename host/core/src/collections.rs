@@ -59,15 +59,34 @@ pub(crate) struct FaceCache {
     /// Every change to the index goes through this lock, so a catch-up from the database never
     /// interleaves with a local write.
     write: tokio::sync::Mutex<()>,
+    pg: PgVector,
+}
+
+/// The pgvector backend (`VIGIL_FACE_INDEX=pgvector`): the database searches, the in-process
+/// index above stands by for when it cannot.
+struct PgVector {
+    wanted: bool,
+    /// HNSW search breadth.
+    ef: i64,
+    /// Decided at first use: whether the database serves the searches.
+    serving: tokio::sync::OnceCell<bool>,
+    /// Collections whose HNSW index this process has built or found.
+    hnsw: Mutex<HashSet<Uuid>>,
 }
 
 impl FaceCache {
-    pub(crate) fn new(index: Arc<dyn FaceIndex>) -> FaceCache {
+    pub(crate) fn new(index: Arc<dyn FaceIndex>, pgvector: bool, ef: usize) -> FaceCache {
         FaceCache {
             index,
             applied: Mutex::new(HashMap::new()),
             saved: Mutex::new(HashMap::new()),
             write: tokio::sync::Mutex::new(()),
+            pg: PgVector {
+                wanted: pgvector,
+                ef: ef as i64,
+                serving: tokio::sync::OnceCell::new(),
+                hnsw: Mutex::new(HashSet::new()),
+            },
         }
     }
 
@@ -276,8 +295,83 @@ impl App {
         }
     }
 
+    /// Whether the database's pgvector index serves this process's searches: configured, and
+    /// the database has it (decided once; otherwise the in-process index serves, and the log
+    /// says why).
+    async fn pgvector(&self) -> bool {
+        let pg = &self.index().pg;
+        if !pg.wanted {
+            return false;
+        }
+        *pg.serving
+            .get_or_init(|| async {
+                match vigil_store::vectors::enable(&mut self.store()).await {
+                    Ok(None) => {
+                        tracing::info!("face index: pgvector, in the database");
+                        true
+                    }
+                    Ok(Some(why)) => {
+                        tracing::warn!(reason = %why, "VIGIL_FACE_INDEX=pgvector but pgvector is unavailable; the in-process quantised scan serves instead");
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "VIGIL_FACE_INDEX=pgvector but pgvector could not be checked; the in-process quantised scan serves instead");
+                        false
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Gives the collection's faces that have no pgvector vector yet (enrolled by any process
+    /// since) theirs, and starts the collection's HNSW build once it is large enough.
+    async fn vectors_sync(&self, collection: Uuid, faces: i64, dim: Option<usize>) -> Result<usize> {
+        let mut filled = 0;
+        loop {
+            let rows = vigil_store::vectors::unfilled(&mut self.store(), collection, SYNC_CHUNK as i64).await.infra()?;
+            let fetched = rows.len();
+            let good: Vec<(Uuid, Vec<f32>)> =
+                rows.into_iter().filter_map(|(image, bytes)| Some((image, store::embedding_values(&bytes)?))).collect();
+            let mut tx = self.store().begin().await.infra()?;
+            vigil_store::vectors::fill(&mut tx, &good).await.infra()?;
+            tx.commit().await.infra()?;
+            filled += good.len();
+            if good.len() < fetched {
+                tracing::error!(%collection, bad = fetched - good.len(), "stored embeddings that are not whole f32 values stay out of pgvector");
+                break;
+            }
+            if fetched < SYNC_CHUNK {
+                break;
+            }
+        }
+        if filled > 0 {
+            tracing::info!(%collection, faces = filled, "faces indexed in pgvector");
+        }
+        if let Some(dim) = dim.filter(|_| faces >= vigil_store::vectors::HNSW_FROM)
+            && self.index().pg.hnsw.lock().unwrap_or_else(PoisonError::into_inner).insert(collection)
+        {
+            // Built beside the searches (which scan exactly meanwhile), without blocking writes.
+            let st = self.store();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                match vigil_store::vectors::ensure_hnsw(&st, collection, dim).await {
+                    Ok(_) => {
+                        tracing::info!(%collection, secs = started.elapsed().as_secs_f64(), "pgvector HNSW index ready")
+                    }
+                    Err(e) => {
+                        tracing::error!(%collection, error = %e, "pgvector HNSW index not built; searches scan exactly")
+                    }
+                }
+            });
+        }
+        Ok(filled)
+    }
+
     /// Brings a collection's index up to the database's faces version.
     async fn index_sync(&self, collection: Uuid) -> Result<()> {
+        if self.pgvector().await {
+            return self.vectors_sync(collection, 0, None).await.map(|_| ());
+        }
         let cache = self.index();
         let current = store::faces_version(&mut self.store(), collection).await.infra()?;
         let Some(version) = current else {
@@ -374,6 +468,14 @@ impl App {
 
     /// Drops deleted collections from the index.
     pub(crate) async fn forget_collections(&self, ids: &[Uuid]) {
+        if self.pgvector().await {
+            for id in ids {
+                self.index().pg.hnsw.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+                if let Err(e) = vigil_store::vectors::drop_hnsw(&self.store(), *id).await {
+                    tracing::error!(collection = %id, error = %e, "pgvector HNSW index of a deleted collection not dropped");
+                }
+            }
+        }
         let cache = self.index();
         let _w = cache.write.lock().await;
         for id in ids {
@@ -388,6 +490,13 @@ impl App {
     /// collection the database no longer has is removed.
     pub async fn warm_face_index(&self) -> Result<usize> {
         let all = store::all_collections(&mut self.store()).await.infra()?;
+        if self.pgvector().await {
+            let mut filled = 0;
+            for (c, _, _) in &all {
+                filled += self.vectors_sync(*c, 0, None).await?;
+            }
+            return Ok(filled);
+        }
         {
             let cache = self.index();
             let _w = cache.write.lock().await;
@@ -860,6 +969,12 @@ impl App {
 
     /// Per collection: the faces its index holds, and whether it is up to date with the database.
     pub async fn index_stats(&self, collection_id: Uuid) -> Result<(usize, bool)> {
+        if self.pgvector().await {
+            let faces =
+                store::get_collection(&mut self.store(), collection_id).await.infra()?.map_or(0, |c| c.images_count);
+            let filled = vigil_store::vectors::filled(&mut self.store(), collection_id).await.infra()?;
+            return Ok((filled.max(0) as usize, filled == faces));
+        }
         let version = store::faces_version(&mut self.store(), collection_id).await.infra()?;
         let cache = self.index();
         Ok((cache.index.len(collection_id), version.is_some() && cache.applied(collection_id) == version))
@@ -867,6 +982,28 @@ impl App {
 
     /// Brings every collection's index up to date now (the `vigil collection reindex` command).
     pub async fn reindex(&self, collection: Option<Uuid>) -> Result<usize> {
+        if self.pgvector().await {
+            let all: Vec<Uuid> = match collection {
+                Some(c) => vec![c],
+                None => store::all_collections(&mut self.store()).await.infra()?.into_iter().map(|c| c.0).collect(),
+            };
+            let mut faces = 0;
+            for c in all {
+                self.vectors_sync(c, 0, None).await?;
+                let n = vigil_store::vectors::filled(&mut self.store(), c).await.infra()?;
+                let dim = store::faces_of_collection_first(&mut self.store(), c)
+                    .await
+                    .infra()?
+                    .and_then(|b| store::embedding_values(&b))
+                    .map(|v| v.len());
+                if let Some(dim) = dim.filter(|_| n >= vigil_store::vectors::HNSW_FROM) {
+                    vigil_store::vectors::ensure_hnsw(&self.store(), c, dim).await.infra()?;
+                    self.index().pg.hnsw.lock().unwrap_or_else(PoisonError::into_inner).insert(c);
+                }
+                faces += n.max(0) as usize;
+            }
+            return Ok(faces);
+        }
         match collection {
             Some(c) => {
                 self.forget_collections(&[c]).await;
@@ -925,20 +1062,32 @@ impl App {
         if c.images_count == 0 {
             return Ok(Vec::new());
         }
-        self.index_sync(id).await.map_err(host)?;
         let k = limit.clamp(1, MAX_SEARCH_LIMIT) as usize;
-        let index = self.index().index.clone();
         // Normalised once: the index searches with it and the re-scoring below reuses it.
         let q = Arc::new(vigil_index::normalised(&query).map_err(|e| GuestError::InvalidInput(e.to_string()))?);
         let wanted = k.max(vigil_index::RESCORED);
-        let q_search = q.clone();
-        let hits = tokio::task::spawn_blocking(move || index.search(id, &q_search, wanted, -1.0))
-            .await
-            .map_err(|e| GuestError::Host(format!("search task failed: {e}")))?
-            .map_err(|e| GuestError::InvalidInput(e.to_string()))?;
+        // (image, person) candidates: one per person from an in-process index, faces (so twice
+        // as many) from pgvector.
+        let hits: Vec<(Uuid, Uuid)> = if self.pgvector().await {
+            self.vectors_sync(id, c.images_count, Some(q.len())).await.map_err(host)?;
+            vigil_store::vectors::search(&self.store(), id, &q, 2 * wanted as i64, self.index().pg.ef)
+                .await
+                .map_err(|e| GuestError::Host(e.to_string()))?
+        } else {
+            self.index_sync(id).await.map_err(host)?;
+            let index = self.index().index.clone();
+            let q_search = q.clone();
+            tokio::task::spawn_blocking(move || index.search(id, &q_search, wanted, -1.0))
+                .await
+                .map_err(|e| GuestError::Host(format!("search task failed: {e}")))?
+                .map_err(|e| GuestError::InvalidInput(e.to_string()))?
+                .into_iter()
+                .map(|h| (h.image_id, h.person_id))
+                .collect()
+        };
         // The index proposes; the stored embeddings decide: each hit is scored again in full
         // precision (an approximate index holds quantised vectors), and the order follows.
-        let images: Vec<Uuid> = hits.iter().map(|h| h.image_id).collect();
+        let images: Vec<Uuid> = hits.iter().map(|h| h.0).collect();
         let stored =
             store::faces_by_ids(&mut self.store(), id, &images).await.map_err(|e| GuestError::Host(e.to_string()))?;
         let exact: HashMap<Uuid, Vec<f32>> = stored
@@ -947,13 +1096,16 @@ impl App {
             .collect();
         let mut scored: Vec<(Uuid, f32)> = hits
             .iter()
-            .filter_map(|h| {
+            .filter_map(|(image, person)| {
                 // A face deleted since the index was read is no hit.
-                let v = exact.get(&h.image_id)?;
-                Some((h.person_id, v.iter().zip(q.iter()).map(|(a, b)| a * b).sum::<f32>()))
+                let v = exact.get(image)?;
+                Some((*person, v.iter().zip(q.iter()).map(|(a, b)| a * b).sum::<f32>()))
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // A person once, with their best face.
+        let mut seen = HashSet::new();
+        scored.retain(|(person, _)| seen.insert(*person));
         scored.truncate(k);
         let svc = self.inner.plugins.host.services().clone();
         scored.into_iter().map(|(person, cosine)| Ok((person.to_string(), svc.confidence(model, cosine)?))).collect()

@@ -102,6 +102,9 @@ pub enum FaceIndexBackend {
     Quantised,
     /// An HNSW graph per collection, persisted.
     Hnsw,
+    /// The database searches (PostgreSQL with pgvector): nothing held per process; the
+    /// quantised scan stands in when the database has no pgvector.
+    PgVector,
 }
 
 impl FaceIndexBackend {
@@ -110,6 +113,7 @@ impl FaceIndexBackend {
             "exact" => Some(FaceIndexBackend::Exact),
             "quantised" | "quantized" | "auto" => Some(FaceIndexBackend::Quantised),
             "hnsw" => Some(FaceIndexBackend::Hnsw),
+            "pgvector" => Some(FaceIndexBackend::PgVector),
             _ => None,
         }
     }
@@ -120,7 +124,7 @@ pub struct FaceIndexSettings {
     pub backend: FaceIndexBackend,
     /// Where the HNSW graphs are persisted; `None` keeps them in memory.
     pub dir: Option<std::path::PathBuf>,
-    /// HNSW search breadth (ef): recall against speed.
+    /// HNSW search breadth (ef, also pgvector's `hnsw.ef_search`): recall against speed.
     pub expansion_search: usize,
     /// How often changed graphs are written to `dir` (and at a graceful stop).
     pub save_secs: u64,
@@ -217,14 +221,18 @@ impl App {
         let wake = tokio::sync::Notify::new();
         let index: Arc<dyn vigil_index::FaceIndex> = match cfg.face_index.backend {
             FaceIndexBackend::Exact => Arc::new(vigil_index::Exact::new()),
-            FaceIndexBackend::Quantised => Arc::new(vigil_index::QuantisedScan::default()),
+            FaceIndexBackend::Quantised | FaceIndexBackend::PgVector => Arc::new(vigil_index::QuantisedScan::default()),
             FaceIndexBackend::Hnsw => Arc::new(vigil_index::Hnsw::new(vigil_index::HnswConfig {
                 dir: cfg.face_index.dir.clone(),
                 expansion_search: cfg.face_index.expansion_search,
                 ..Default::default()
             })),
         };
-        let faces = collections::FaceCache::new(index);
+        let faces = collections::FaceCache::new(
+            index,
+            cfg.face_index.backend == FaceIndexBackend::PgVector,
+            cfg.face_index.expansion_search,
+        );
         Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots, faces }) })
     }
 

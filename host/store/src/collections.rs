@@ -280,6 +280,13 @@ pub async fn faces_of_collection(ex: &mut impl Exec, collection: Uuid) -> Result
     .await
 }
 
+/// The embedding of one face of a collection (any), to learn its size.
+pub async fn faces_of_collection_first(ex: &mut impl Exec, collection: Uuid) -> Result<Option<Vec<u8>>> {
+    let mut q = Sql::new("SELECT embedding FROM person_images WHERE collection_id = ");
+    q.bind(collection).push(" LIMIT 1");
+    ex.fetch_optional(q, |r| r.bytes("embedding")).await
+}
+
 /// Records that an analysis searched a collection (`person = None`) or found a person in it; only
 /// ids of the analysis's own company are recorded.
 pub async fn add_ref(

@@ -18,6 +18,7 @@ pub mod restores;
 mod result_filter;
 pub mod sessions;
 pub mod users;
+pub mod vectors;
 pub mod webhooks;
 
 pub use exec::{Dialect, Exec, Row, Sql, Store, Tx, Val};

@@ -247,7 +247,7 @@ impl Settings {
                 let backend = match get("face_index").map(|b| b.to_ascii_lowercase()) {
                     None => f.backend,
                     Some(b) => vigil_core::FaceIndexBackend::parse(&b)
-                        .ok_or_else(|| anyhow!("face_index: '{b}' is not auto, quantised, exact or hnsw"))?,
+                        .ok_or_else(|| anyhow!("face_index: '{b}' is not auto, quantised, exact, hnsw or pgvector"))?,
                 };
                 vigil_core::FaceIndexSettings {
                     backend,

@@ -356,3 +356,107 @@ async fn index_follows_the_database(db: Db) {
 }
 
 both_dbs!(index_follows_the_database_scenarios, index_follows_the_database);
+
+/// The database searches (PostgreSQL 16 with pgvector, `face_index = pgvector`): a face enrolled
+/// by another process is found without any index in this one, its vector is in the database,
+/// and a deleted person is no longer found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_serves_from_the_database() {
+    let s = Server::builder(Db::Postgres).pgvector().spawn().await;
+    let admin = s.admin().await;
+    let c = s.company(&admin, "C1").await;
+    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
+    let black = collection(&s, &cadmin, json!({"alias": "blacklist"})).await;
+    let folder = video_folder(&s, &cadmin, "obama2.jpg").await;
+    let search = json!([{"type": "collection", "params": {"collection_id": black}}]);
+    let miss = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
+    assert!(matched_persons(miss).is_empty(), "{miss}");
+
+    let other = s.sibling().await;
+    let other_admin = other.login("admin@c1.test", "Passw0rd-x").await;
+    let p = enroll(&other, &other_admin, &black, "obama.jpg", "Barack", "Obama").await;
+    enroll(&other, &other_admin, &black, "grace_hopper.jpg", "Grace", "Hopper").await;
+    let pid = id(&p, "person_id");
+    let hit = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
+    assert_eq!(matched_persons(hit), vec![pid.clone()], "{hit}");
+    assert_eq!(hit["resolution_status"], "DECLINED", "{hit}");
+
+    // The search went through the database: both faces carry their pgvector vector.
+    let mut db = vigil_store::Store::connect(s.database_url().expect("postgres")).await.expect("connect");
+    let vectors = vigil_store::Sql::new("SELECT COUNT(*) AS n FROM person_images WHERE embedding_vec IS NOT NULL");
+    assert_eq!(vigil_store::Exec::fetch_count(&mut db, vectors).await.expect("count"), 2);
+
+    assert_eq!(s.delete(&cadmin, &format!("/api/analyses/{}", id(hit, "analyse_id"))).await.0, StatusCode::NO_CONTENT);
+    let (st, body) = other.delete(&other_admin, &format!("/api/collections/{black}/persons/{pid}")).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let gone = &analyse(&s, &cadmin, &folder, search).await[0];
+    assert!(matched_persons(gone).is_empty(), "{gone}");
+    db.close().await;
+    other.stop().await;
+    s.stop().await;
+}
+
+/// Asked for pgvector on a PostgreSQL without it (the machine's PostgreSQL 15), the server
+/// starts and searches with the in-process index instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_missing_falls_back_to_the_process() {
+    let s = Server::builder(Db::Postgres).set("face_index", "pgvector").start().await;
+    let admin = s.admin().await;
+    let c = s.company(&admin, "C1").await;
+    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
+    let black = collection(&s, &cadmin, json!({"alias": "blacklist"})).await;
+    let p = enroll(&s, &cadmin, &black, "obama.jpg", "Barack", "Obama").await;
+    let folder = video_folder(&s, &cadmin, "obama2.jpg").await;
+    let hit = &analyse(&s, &cadmin, &folder, json!([{"type": "collection"}])).await[0];
+    assert_eq!(matched_persons(hit), vec![id(&p, "person_id")], "{hit}");
+    s.stop().await;
+}
+
+/// pgvector against the exact answer on 12,000 synthetic faces of the default embedder's size
+/// (SFace, 128): the faces filled in as the server fills them, searched first by the planner's
+/// exact scan, then through the collection's HNSW index (which the plan must use), at the
+/// server's default breadth, for random queries and mated ones (an enrolled face plus noise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgvector_recall_against_exact() {
+    use vigil_store::{Exec, Sql, vectors};
+    use vigil_tests::faces::*;
+    let url = pg::fresh_vector_database().await;
+    let store = vigil_store::Store::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let mut ex = store.clone();
+    assert_eq!(vectors::status(&mut ex).await.expect("status"), None, "pgvector is ready after the migrations");
+    let (n, dim) = (12_000usize, 128usize);
+    let base: Vec<Vec<f32>> = synthetic(n, dim, 7).iter().map(|v| unit(v)).collect();
+    let collection = collection_of(&store, &base).await;
+    fill_vectors(&store, collection).await;
+    assert_eq!(vectors::filled(&mut ex, collection).await.expect("filled"), n as i64);
+
+    let noise = synthetic(200, dim, 99);
+    let random: Vec<Vec<f32>> = synthetic(200, dim, 1234).iter().map(|v| unit(v)).collect();
+    let mated: Vec<Vec<f32>> = (0..200).map(|i| mated(&base[(i * 59) % n], &noise[i])).collect();
+    let ef = 256;
+    let recall = async |queries: &[Vec<f32>]| -> f64 {
+        let mut agree = 0;
+        for q in queries {
+            let got = vectors::search(&store, collection, q, 128, ef).await.expect("search");
+            agree += usize::from(got.first().map(|g| g.0) == Some(image_id(exact_best(&base, q))));
+        }
+        agree as f64 / queries.len() as f64
+    };
+    // Without an HNSW index the planner scans the collection: exact.
+    assert_eq!(recall(&random[..40]).await, 1.0);
+
+    assert!(vectors::ensure_hnsw(&store, collection, dim).await.expect("hnsw"));
+    assert!(vectors::ensure_hnsw(&store, collection, dim).await.expect("hnsw again"), "idempotent");
+    ex.execute(Sql::new("ANALYZE person_images")).await.expect("analyze");
+    let plan = vectors::explain(&store, collection, &random[0], 128, ef).await.expect("explain");
+    assert!(plan.contains(&format!("person_images_hnsw_{}", collection.simple())), "{plan}");
+    let (r_random, r_mated) = (recall(&random).await, recall(&mated).await);
+    eprintln!("pgvector HNSW recall@1 at {n} faces: random {r_random}, mated {r_mated}");
+    assert!(r_mated >= 0.99, "mated {r_mated}");
+    assert!(r_random >= 0.99, "random {r_random}");
+    vectors::drop_hnsw(&store, collection).await.expect("drop");
+    let plan = vectors::explain(&store, collection, &random[0], 128, ef).await.expect("explain");
+    assert!(!plan.contains("hnsw"), "{plan}");
+    store.close().await;
+}
