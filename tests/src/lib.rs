@@ -225,6 +225,18 @@ impl Server {
         self.env.get("VIGIL_DATABASE_URL").map(String::as_str)
     }
 
+    /// Runs a `vigil` command (`vigil collection enroll …`) on this server's configuration — its
+    /// database, files and assets — as an operator would beside it; waits for it to end.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(vigil_binary())
+            .args(args)
+            .envs(&self.env)
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run vigil")
+    }
+
     pub fn builder(db: Db) -> ServerBuilder {
         ServerBuilder { db, blobs: Blobs::Fs, env: BTreeMap::new(), pgvector: false }
     }

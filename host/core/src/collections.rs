@@ -328,7 +328,8 @@ impl App {
     async fn vectors_sync(&self, collection: Uuid, faces: i64, dim: Option<usize>) -> Result<usize> {
         let mut filled = 0;
         loop {
-            let rows = vigil_store::vectors::unfilled(&mut self.store(), collection, SYNC_CHUNK as i64).await.infra()?;
+            let rows =
+                vigil_store::vectors::unfilled(&mut self.store(), collection, SYNC_CHUNK as i64).await.infra()?;
             let fetched = rows.len();
             let good: Vec<(Uuid, Vec<f32>)> =
                 rows.into_iter().filter_map(|(image, bytes)| Some((image, store::embedding_values(&bytes)?))).collect();

@@ -176,7 +176,8 @@ impl_row!(PgRow);
 macro_rules! bound {
     ($sql:expr, $params:expr) => {{
         // Statement text is only ever built from static fragments and `$N` placeholders; every
-        // value, user-supplied or not, is bound.
+        // value, user-supplied or not, is bound — except typed values that cannot carry SQL
+        // (UUIDs, integers) where the planner needs a constant (`vectors`).
         let mut q = sqlx::query(sqlx::AssertSqlSafe($sql));
         for p in $params {
             q = match p {
@@ -322,6 +323,38 @@ impl Store {
             Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Pool::Pg(p) => Tx::Pg(p.begin().await?),
         })
+    }
+
+    /// Runs statements one after another on one connection of the pool, outside a transaction:
+    /// a session setting for a statement that cannot run in one (`CREATE INDEX CONCURRENTLY`).
+    /// The connection is closed afterwards, so no setting outlives the call.
+    pub async fn on_one_connection(&self, stmts: Vec<Sql>) -> Result<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                let mut out = Ok(());
+                for s in stmts {
+                    if let Err(e) = bound!(s.text, s.params).execute(&mut *c).await {
+                        out = Err(map_err(e));
+                        break;
+                    }
+                }
+                c.close().await?;
+                out
+            }
+            Pool::Pg(p) => {
+                let mut c = p.acquire().await?;
+                let mut out = Ok(());
+                for s in stmts {
+                    if let Err(e) = bound!(s.text, s.params).execute(&mut *c).await {
+                        out = Err(map_err(e));
+                        break;
+                    }
+                }
+                c.close().await?;
+                out
+            }
+        }
     }
 
     pub async fn close(&self) {

@@ -357,6 +357,68 @@ async fn index_follows_the_database(db: Db) {
 
 both_dbs!(index_follows_the_database_scenarios, index_follows_the_database);
 
+/// `vigil collection enroll`, `stats` and `reindex` beside a running server, on its database
+/// and files: a directory of persons (a sub-directory of photos, or one photo) is enrolled, the
+/// photos that cannot be are listed, a rerun resumes (skips what is enrolled), and the server
+/// finds the enrolled person without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_enrols_a_directory() {
+    let s = Server::builder(Db::Sqlite).spawn().await;
+    let admin = s.admin().await;
+    let c = s.company(&admin, "C1").await;
+    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let people = dir.path();
+    std::fs::create_dir(people.join("barack")).expect("mkdir");
+    std::fs::write(people.join("barack/1.jpg"), test_photo("obama.jpg")).expect("write");
+    std::fs::write(people.join("barack/2.jpg"), test_photo("obama2.jpg")).expect("write");
+    std::fs::write(people.join("grace.jpg"), test_photo("grace_hopper.jpg")).expect("write");
+    std::fs::write(people.join("pair.jpg"), two_faces()).expect("write");
+    std::fs::write(people.join("broken.png"), b"not a png").expect("write");
+    let dir_s = people.to_str().expect("utf-8 path");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+
+    let out = s.cli(&["collection", "enroll", "blacklist", "--company-id", &c, dir_s]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("enrolled 2 person(s), 3 face(s)") && stdout.contains("2 failed"), "{stdout}");
+    assert!(stderr.contains("created collection 'blacklist'"), "{stderr}");
+    assert!(stderr.contains("failed\tpair.jpg\t") && stderr.contains("failed\tbroken.png\t"), "{stderr}");
+
+    let (_, list) = s.get(&cadmin, "/api/collections/?alias=blacklist").await;
+    let black = ids(&list, "collection_id").pop().expect("the collection the CLI created");
+    let (_, persons) = s.get(&cadmin, &format!("/api/collections/{black}/persons/")).await;
+    assert_eq!(persons["total"], 2, "{persons}");
+    let barack = persons["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["meta_data"]["person_info"]["first_name"] == "barack"))
+        .expect("barack enrolled");
+    assert_eq!(barack["images"].as_array().map(Vec::len), Some(2), "{barack}");
+
+    // A rerun enrols nothing anew; the failures are tried (and reported) again.
+    let out = s.cli(&["collection", "enroll", &black, dir_s]);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("enrolled 0 person(s)") && stdout.contains("2 skipped"),
+        "{stdout}"
+    );
+    let (_, persons) = s.get(&cadmin, &format!("/api/collections/{black}/persons/")).await;
+    assert_eq!(persons["total"], 2, "{persons}");
+
+    // The running server finds the person the CLI enrolled.
+    let folder = video_folder(&s, &cadmin, "obama2.jpg").await;
+    let hit = &analyse(&s, &cadmin, &folder, json!([{"type": "collection"}])).await[0];
+    assert_eq!(matched_persons(hit), vec![id(barack, "person_id")], "{hit}");
+
+    let out = s.cli(&["collection", "stats"]);
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with(&black)).unwrap_or_default();
+    assert!(line.ends_with("\t2\t3\t3\ttrue"), "{stdout}");
+    let out = s.cli(&["collection", "reindex"]);
+    assert!(out.status.success() && text(&out.stdout).contains("indexed 3 face(s)"), "{}", text(&out.stdout));
+    s.stop().await;
+}
+
 /// The database searches (PostgreSQL 16 with pgvector, `face_index = pgvector`): a face enrolled
 /// by another process is found without any index in this one, its vector is in the database,
 /// and a deleted person is no longer found.
