@@ -2,23 +2,19 @@
 //! (about 0.3 s per million 512-dimensional faces on one core), exact and deterministic, with no
 //! structure to keep in step.
 
-use crate::table::{Table, persons};
+use crate::table::{Tables, persons, table_methods};
 use crate::{Entry, FaceIndex, Hit, IndexError, normalised};
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
 use uuid::Uuid;
 
-type Faces = Table<f32>;
-
-fn upsert(faces: &mut Faces, e: Entry) -> Result<(), IndexError> {
-    faces.check(e.vector.len())?;
-    faces.upsert(e.image_id, e.person_id, e.vector.len(), &normalised(&e.vector)?, &[])
+/// The exact scan over every face of a collection, held in memory.
+pub struct Exact {
+    tables: Tables<f32>,
 }
 
-/// The exact scan over every face of a collection, held in memory.
-#[derive(Default)]
-pub struct Exact {
-    collections: RwLock<HashMap<Uuid, Faces>>,
+impl Default for Exact {
+    fn default() -> Self {
+        Exact { tables: Tables::new(|v| (v.to_vec(), Vec::new())) }
+    }
 }
 
 impl Exact {
@@ -28,42 +24,11 @@ impl Exact {
 }
 
 impl FaceIndex for Exact {
-    fn upsert(&self, collection: Uuid, entry: Entry) -> Result<(), IndexError> {
-        let mut all = self.collections.write().unwrap_or_else(PoisonError::into_inner);
-        upsert(all.entry(collection).or_default(), entry)
-    }
-
-    fn remove(&self, collection: Uuid, image_id: Uuid) -> bool {
-        let mut all = self.collections.write().unwrap_or_else(PoisonError::into_inner);
-        all.get_mut(&collection).is_some_and(|f| f.remove(image_id))
-    }
-
-    fn drop_collection(&self, collection: Uuid) {
-        self.collections.write().unwrap_or_else(PoisonError::into_inner).remove(&collection);
-    }
-
-    fn rebuild(&self, collection: Uuid, entries: Vec<Entry>) -> Result<(), IndexError> {
-        // Built aside, swapped in whole: a bad entry leaves the old faces in place.
-        let mut faces = Faces::default();
-        for e in entries {
-            upsert(&mut faces, e)?;
-        }
-        self.collections.write().unwrap_or_else(PoisonError::into_inner).insert(collection, faces);
-        Ok(())
-    }
-
-    fn len(&self, collection: Uuid) -> usize {
-        self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, Faces::len)
-    }
-
-    fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
-        let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
-        all.get(&collection).map(Faces::image_ids).unwrap_or_default()
-    }
+    table_methods!();
 
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
-        let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(faces) = all.get(&collection).filter(|f| !f.ids.is_empty()) else {
+        let all = self.tables.read();
+        let Some(faces) = all.get(&collection).filter(|f| f.len() > 0) else {
             return Ok(Vec::new());
         };
         faces.check(query.len())?;
@@ -92,6 +57,7 @@ impl FaceIndex for Exact {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         crate::table::test_vectors(n, dim, seed)

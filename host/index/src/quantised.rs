@@ -10,10 +10,8 @@
 //! Unlike a graph, nothing here depends on how the faces are spread: random vectors, the worst
 //! case of a graph, are found as reliably as real faces.
 
-use crate::table::{Table, persons};
+use crate::table::{Tables, persons, table_methods};
 use crate::{Entry, FaceIndex, Hit, IndexError, normalised};
-use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
 use uuid::Uuid;
 
 /// Below this many faces one thread scans (starting threads costs more than it saves).
@@ -24,9 +22,11 @@ const BLOCK: usize = 1024;
 const FIRST_PASS_FACTOR: usize = 2;
 const FIRST_PASS_MIN: usize = 256;
 
-/// Rows: 4-bit codes (`data`, two dimensions a byte: dimension j in the low half of byte j,
-/// dimension j + ⌈dim/2⌉ in the high half, offset by 8) and 8-bit codes (`side`).
-type Faces = Table<u8>;
+/// A face's row: 4-bit codes (`data`, two dimensions a byte: dimension j in the low half of
+/// byte j, dimension j + ⌈dim/2⌉ in the high half, offset by 8) and 8-bit codes (`side`).
+fn encode(v: &[f32]) -> (Vec<u8>, Vec<u8>) {
+    (quantise4(v), quantise8(v).into_iter().map(|c| c as u8).collect())
+}
 
 /// The scale of a unit vector's 8-bit codes: four standard deviations of a component span
 /// ±127 (the rare larger values are clipped); the cosine does not mind a common scale.
@@ -54,7 +54,7 @@ fn quantise4(v: &[f32]) -> Vec<u8> {
 
 /// The quantised scan over every face of a collection, held in memory.
 pub struct QuantisedScan {
-    collections: RwLock<HashMap<Uuid, Faces>>,
+    tables: Tables<u8>,
     threads: usize,
 }
 
@@ -67,60 +67,22 @@ impl Default for QuantisedScan {
 impl QuantisedScan {
     /// A scan using up to `threads` threads per search of a large collection.
     pub fn new(threads: usize) -> QuantisedScan {
-        QuantisedScan { collections: RwLock::new(HashMap::new()), threads: threads.max(1) }
+        QuantisedScan { tables: Tables::new(encode), threads: threads.max(1) }
     }
 
     /// Bytes the collection's codes, ids and row map take.
     pub fn memory_bytes(&self, collection: Uuid) -> usize {
-        self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, Faces::memory_bytes)
+        self.tables.memory_bytes(collection)
     }
-}
-
-fn upsert(faces: &mut Faces, e: Entry) -> Result<(), IndexError> {
-    faces.check(e.vector.len())?;
-    let v = normalised(&e.vector)?;
-    let codes8: Vec<u8> = quantise8(&v).into_iter().map(|c| c as u8).collect();
-    faces.upsert(e.image_id, e.person_id, v.len(), &quantise4(&v), &codes8)
 }
 
 impl FaceIndex for QuantisedScan {
-    fn upsert(&self, collection: Uuid, entry: Entry) -> Result<(), IndexError> {
-        let mut all = self.collections.write().unwrap_or_else(PoisonError::into_inner);
-        upsert(all.entry(collection).or_default(), entry)
-    }
-
-    fn remove(&self, collection: Uuid, image_id: Uuid) -> bool {
-        let mut all = self.collections.write().unwrap_or_else(PoisonError::into_inner);
-        all.get_mut(&collection).is_some_and(|f| f.remove(image_id))
-    }
-
-    fn drop_collection(&self, collection: Uuid) {
-        self.collections.write().unwrap_or_else(PoisonError::into_inner).remove(&collection);
-    }
-
-    fn rebuild(&self, collection: Uuid, entries: Vec<Entry>) -> Result<(), IndexError> {
-        // Built aside, swapped in whole: a bad entry leaves the old faces in place.
-        let mut faces = Faces::default();
-        for e in entries {
-            upsert(&mut faces, e)?;
-        }
-        self.collections.write().unwrap_or_else(PoisonError::into_inner).insert(collection, faces);
-        Ok(())
-    }
-
-    fn len(&self, collection: Uuid) -> usize {
-        self.collections.read().unwrap_or_else(PoisonError::into_inner).get(&collection).map_or(0, Faces::len)
-    }
-
-    fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
-        let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
-        all.get(&collection).map(Faces::image_ids).unwrap_or_default()
-    }
+    table_methods!();
 
     /// Cosines of the hits are those of the 8-bit codes; `min_cosine` is applied to them less
     /// their rounding error, so that no face reaching it in full precision is left out.
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
-        let all = self.collections.read().unwrap_or_else(PoisonError::into_inner);
+        let all = self.tables.read();
         let Some(faces) = all.get(&collection).filter(|f| f.len() > 0) else {
             return Ok(Vec::new());
         };

@@ -2,11 +2,98 @@
 //! row of values in each of two planes (the second may be empty), side by side, so a search is
 //! one pass over the memory of a plane, with its ids beside it.
 
-use crate::{Hit, IndexError};
+use crate::{Entry, Hit, IndexError, normalised};
 use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use uuid::Uuid;
 
-#[derive(Default)]
+/// How a unit vector becomes a row in the two planes.
+pub(crate) type Encode<T> = fn(&[f32]) -> (Vec<T>, Vec<T>);
+
+/// The tables of every collection, and how a face (normalised) becomes a row: the shared half of
+/// the scanning backends, each adding its own search.
+pub(crate) struct Tables<T> {
+    all: RwLock<HashMap<Uuid, Table<T>>>,
+    encode: Encode<T>,
+}
+
+impl<T: Copy> Tables<T> {
+    pub fn new(encode: Encode<T>) -> Tables<T> {
+        Tables { all: RwLock::new(HashMap::new()), encode }
+    }
+
+    fn add(&self, faces: &mut Table<T>, e: Entry) -> Result<(), IndexError> {
+        faces.check(e.vector.len())?;
+        let (data, side) = (self.encode)(&normalised(&e.vector)?);
+        faces.upsert(e.image_id, e.person_id, e.vector.len(), &data, &side)
+    }
+
+    pub fn upsert(&self, collection: Uuid, entry: Entry) -> Result<(), IndexError> {
+        let mut all = self.all.write().unwrap_or_else(PoisonError::into_inner);
+        self.add(all.entry(collection).or_insert_with(Table::empty), entry)
+    }
+
+    pub fn remove(&self, collection: Uuid, image_id: Uuid) -> bool {
+        let mut all = self.all.write().unwrap_or_else(PoisonError::into_inner);
+        all.get_mut(&collection).is_some_and(|f| f.remove(image_id))
+    }
+
+    pub fn drop_collection(&self, collection: Uuid) {
+        self.all.write().unwrap_or_else(PoisonError::into_inner).remove(&collection);
+    }
+
+    /// Built aside, swapped in whole: a bad entry leaves the old faces in place.
+    pub fn rebuild(&self, collection: Uuid, entries: Vec<Entry>) -> Result<(), IndexError> {
+        let mut faces = Table::empty();
+        for e in entries {
+            self.add(&mut faces, e)?;
+        }
+        self.all.write().unwrap_or_else(PoisonError::into_inner).insert(collection, faces);
+        Ok(())
+    }
+
+    pub fn len(&self, collection: Uuid) -> usize {
+        self.read().get(&collection).map_or(0, Table::len)
+    }
+
+    pub fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
+        self.read().get(&collection).map(Table::image_ids).unwrap_or_default()
+    }
+
+    pub fn memory_bytes(&self, collection: Uuid) -> usize {
+        self.read().get(&collection).map_or(0, Table::memory_bytes)
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<Uuid, Table<T>>> {
+        self.all.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The [`FaceIndex`](crate::FaceIndex) methods a scanning backend takes from its `tables`.
+macro_rules! table_methods {
+    () => {
+        fn upsert(&self, collection: Uuid, entry: Entry) -> Result<(), IndexError> {
+            self.tables.upsert(collection, entry)
+        }
+        fn remove(&self, collection: Uuid, image_id: Uuid) -> bool {
+            self.tables.remove(collection, image_id)
+        }
+        fn drop_collection(&self, collection: Uuid) {
+            self.tables.drop_collection(collection)
+        }
+        fn rebuild(&self, collection: Uuid, entries: Vec<Entry>) -> Result<(), IndexError> {
+            self.tables.rebuild(collection, entries)
+        }
+        fn len(&self, collection: Uuid) -> usize {
+            self.tables.len(collection)
+        }
+        fn image_ids(&self, collection: Uuid) -> Vec<Uuid> {
+            self.tables.image_ids(collection)
+        }
+    };
+}
+pub(crate) use table_methods;
+
 pub(crate) struct Table<T> {
     /// The dimension of the embeddings (0 until the first face).
     pub dim: usize,
@@ -21,6 +108,10 @@ pub(crate) struct Table<T> {
 }
 
 impl<T: Copy> Table<T> {
+    pub fn empty() -> Table<T> {
+        Table { dim: 0, ids: Vec::new(), widths: (0, 0), data: Vec::new(), side: Vec::new(), rows: HashMap::new() }
+    }
+
     pub fn check(&self, len: usize) -> Result<(), IndexError> {
         if self.dim != 0 && len != self.dim {
             return Err(IndexError::Dimension { expected: self.dim, got: len });

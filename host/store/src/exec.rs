@@ -329,31 +329,23 @@ impl Store {
     /// a session setting for a statement that cannot run in one (`CREATE INDEX CONCURRENTLY`).
     /// The connection is closed afterwards, so no setting outlives the call.
     pub async fn on_one_connection(&self, stmts: Vec<Sql>) -> Result<()> {
+        macro_rules! run_all {
+            ($pool:expr) => {{
+                let mut c = $pool.acquire().await?;
+                let mut out = Ok(());
+                for s in stmts {
+                    if let Err(e) = bound!(s.text, s.params).execute(&mut *c).await {
+                        out = Err(map_err(e));
+                        break;
+                    }
+                }
+                c.close().await?;
+                out
+            }};
+        }
         match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut c = p.acquire().await?;
-                let mut out = Ok(());
-                for s in stmts {
-                    if let Err(e) = bound!(s.text, s.params).execute(&mut *c).await {
-                        out = Err(map_err(e));
-                        break;
-                    }
-                }
-                c.close().await?;
-                out
-            }
-            Pool::Pg(p) => {
-                let mut c = p.acquire().await?;
-                let mut out = Ok(());
-                for s in stmts {
-                    if let Err(e) = bound!(s.text, s.params).execute(&mut *c).await {
-                        out = Err(map_err(e));
-                        break;
-                    }
-                }
-                c.close().await?;
-                out
-            }
+            Pool::Sqlite(p) => run_all!(p),
+            Pool::Pg(p) => run_all!(p),
         }
     }
 

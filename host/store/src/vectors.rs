@@ -134,9 +134,10 @@ pub async fn ensure_hnsw(store: &Store, collection: Uuid, dim: usize) -> Result<
     let mut q = Sql::new("SELECT COUNT(*) AS n FROM person_images WHERE collection_id = ");
     q.bind(collection);
     let faces = ex.fetch_count(q).await?;
-    // pgvector builds fast only while the graph fits in maintenance_work_mem (about 1 KB a
-    // 128-d face); past it, it goes on on disk many times slower. Given for this build alone.
-    let mb = (64 + faces * (dim as i64 * 4 + 400) / (1 << 20)).clamp(64, 4096);
+    // pgvector builds fast only while the graph fits in maintenance_work_mem; past it, it goes
+    // on on disk many times slower. 4 bytes a dimension and ~1.2 KB of links and bookkeeping a
+    // face (912 bytes a 128-d face was measured short at a million), for this build alone.
+    let mb = (64 + faces * (dim as i64 * 4 + 1200) / (1 << 20)).clamp(64, 4096);
     // A build that died halfway leaves an invalid index behind; it is replaced.
     store
         .on_one_connection(vec![

@@ -290,19 +290,26 @@ async fn collections(db: Db) {
 
 both_dbs!(collection_scenarios, collections);
 
+/// A company admin (`admin@c1.test`), the company's empty blacklist, a folder with a video of
+/// Obama, and the search of that blacklist — which finds nobody yet.
+async fn empty_watch_list(s: &Server) -> (Session, String, Value, Value) {
+    let admin = s.admin().await;
+    let c = s.company(&admin, "C1").await;
+    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
+    let black = collection(s, &cadmin, json!({"alias": "blacklist"})).await;
+    let folder = video_folder(s, &cadmin, "obama2.jpg").await;
+    let search = json!([{"type": "collection", "params": {"collection_id": black}}]);
+    let miss = &analyse(s, &cadmin, &folder, search.clone()).await[0];
+    assert!(matched_persons(miss).is_empty(), "{miss}");
+    (cadmin, black, folder, search)
+}
+
 /// The index is a cache of the database: a replica (or the CLI) that enrols or deletes behind a
 /// server's back, a restart and a `kill -9` all leave searches agreeing with the database.
 async fn index_follows_the_database(db: Db) {
     // The persisted graph; the default exact index is rebuilt from the database at every start.
     let s = Server::builder(db).set("face_index", "hnsw").spawn().await;
-    let admin = s.admin().await;
-    let c = s.company(&admin, "C1").await;
-    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
-    let black = collection(&s, &cadmin, json!({"alias": "blacklist"})).await;
-    let folder = video_folder(&s, &cadmin, "obama2.jpg").await;
-    let search = json!([{"type": "collection", "params": {"collection_id": black}}]);
-    let miss = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
-    assert!(matched_persons(miss).is_empty(), "{miss}");
+    let (cadmin, black, folder, search) = empty_watch_list(&s).await;
 
     // Another process enrols: this server's index catches up before it searches.
     let other = s.sibling().await;
@@ -425,14 +432,7 @@ async fn cli_enrols_a_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pgvector_serves_from_the_database() {
     let s = Server::builder(Db::Postgres).pgvector().spawn().await;
-    let admin = s.admin().await;
-    let c = s.company(&admin, "C1").await;
-    let cadmin = s.user(&admin, "admin@c1.test", "CLIENT_ADMIN", Some(&c)).await;
-    let black = collection(&s, &cadmin, json!({"alias": "blacklist"})).await;
-    let folder = video_folder(&s, &cadmin, "obama2.jpg").await;
-    let search = json!([{"type": "collection", "params": {"collection_id": black}}]);
-    let miss = &analyse(&s, &cadmin, &folder, search.clone()).await[0];
-    assert!(matched_persons(miss).is_empty(), "{miss}");
+    let (cadmin, black, folder, search) = empty_watch_list(&s).await;
 
     let other = s.sibling().await;
     let other_admin = other.login("admin@c1.test", "Passw0rd-x").await;
