@@ -27,30 +27,27 @@ impl FaceIndex for Exact {
     table_methods!();
 
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
-        let all = self.tables.read();
-        let Some(faces) = all.get(&collection).filter(|f| f.len() > 0) else {
-            return Ok(Vec::new());
-        };
-        faces.check(query.len())?;
-        let q = normalised(query)?;
-        let scores: Vec<f32> =
-            faces.data.chunks_exact(faces.dim).map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum()).collect();
-        let mut rows: Vec<usize> = (0..scores.len()).filter(|&r| scores[r] >= min_cosine).collect();
-        // The best rows first, a few per wanted person (persons have several images); more only
-        // when those do not hold `k` different persons.
-        let mut take = k.saturating_mul(4).max(16);
-        let hits = loop {
-            let n = take.min(rows.len());
-            if n < rows.len() {
-                rows.select_nth_unstable_by(n, |&a, &b| scores[b].total_cmp(&scores[a]));
-            }
-            let (hits, enough) = persons(&faces.ids, rows[..n].iter().map(|&r| (r, scores[r])).collect(), k);
-            if enough || n == rows.len() {
-                break hits;
-            }
-            take = take.saturating_mul(4);
-        };
-        Ok(hits)
+        self.tables.search(collection, query.len(), |faces| {
+            let q = normalised(query)?;
+            let scores: Vec<f32> =
+                faces.data.chunks_exact(faces.dim).map(|v| v.iter().zip(&q).map(|(a, b)| a * b).sum()).collect();
+            let mut rows: Vec<usize> = (0..scores.len()).filter(|&r| scores[r] >= min_cosine).collect();
+            // The best rows first, a few per wanted person (persons have several images); more only
+            // when those do not hold `k` different persons.
+            let mut take = k.saturating_mul(4).max(16);
+            let hits = loop {
+                let n = take.min(rows.len());
+                if n < rows.len() {
+                    rows.select_nth_unstable_by(n, |&a, &b| scores[b].total_cmp(&scores[a]));
+                }
+                let (hits, enough) = persons(&faces.ids, rows[..n].iter().map(|&r| (r, scores[r])).collect(), k);
+                if enough || n == rows.len() {
+                    break hits;
+                }
+                take = take.saturating_mul(4);
+            };
+            Ok(hits)
+        })
     }
 }
 

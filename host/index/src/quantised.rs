@@ -82,49 +82,46 @@ impl FaceIndex for QuantisedScan {
     /// Cosines of the hits are those of the 8-bit codes; `min_cosine` is applied to them less
     /// their rounding error, so that no face reaching it in full precision is left out.
     fn search(&self, collection: Uuid, query: &[f32], k: usize, min_cosine: f32) -> Result<Vec<Hit>, IndexError> {
-        let all = self.tables.read();
-        let Some(faces) = all.get(&collection).filter(|f| f.len() > 0) else {
-            return Ok(Vec::new());
-        };
-        faces.check(query.len())?;
-        let dim = faces.dim;
-        let half = dim.div_ceil(2);
-        let q8 = quantise8(&normalised(query)?);
-        let lo8 = q8[..half].to_vec();
-        let mut hi8 = q8[half..].to_vec();
-        hi8.resize(half, 0);
-        let offset: i32 = 8 * q8.iter().map(|&x| i32::from(x)).sum::<i32>();
-        let unit8 = scale8(dim) * scale8(dim);
-        let unit4 = scale8(dim) * scale4(dim);
-        // Margins for the rounding of each pass, so that the floor drops nothing it should keep.
-        let floor4 = ((min_cosine - 0.1) * unit4).floor().max(i32::MIN as f32) as i32;
-        let floor8 = ((min_cosine - 0.02) * unit8).floor().max(i32::MIN as f32) as i32;
-        let threads = if faces.len() >= PARALLEL_FROM { self.threads } else { 1 };
-        let query = Query { lo8, hi8, offset };
-        // The best rows, a few per wanted person (persons have several images); more only when
-        // those do not hold `k` different persons.
-        let mut take = k.saturating_mul(4).max(16);
-        loop {
-            let first = take.saturating_mul(FIRST_PASS_FACTOR).max(FIRST_PASS_MIN);
-            let rows = best_rows(&faces.data, half, &query, first, floor4, threads);
-            let scanned_all = rows.len() < first;
-            let mut second: Vec<(usize, f32)> = rows
-                .into_iter()
-                .filter_map(|(_, r)| {
-                    let codes = &faces.side[r * dim..(r + 1) * dim];
-                    let s: i32 = codes.iter().zip(&q8).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum();
-                    (s >= floor8).then_some((r, s as f32 / unit8))
-                })
-                .collect();
-            second.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let complete = scanned_all && second.len() <= take;
-            second.truncate(take);
-            let (hits, enough) = persons(&faces.ids, second, k);
-            if enough || complete {
-                return Ok(hits);
+        self.tables.search(collection, query.len(), |faces| {
+            let dim = faces.dim;
+            let half = dim.div_ceil(2);
+            let q8 = quantise8(&normalised(query)?);
+            let lo8 = q8[..half].to_vec();
+            let mut hi8 = q8[half..].to_vec();
+            hi8.resize(half, 0);
+            let offset: i32 = 8 * q8.iter().map(|&x| i32::from(x)).sum::<i32>();
+            let unit8 = scale8(dim) * scale8(dim);
+            let unit4 = scale8(dim) * scale4(dim);
+            // Margins for the rounding of each pass, so that the floor drops nothing it should keep.
+            let floor4 = ((min_cosine - 0.1) * unit4).floor().max(i32::MIN as f32) as i32;
+            let floor8 = ((min_cosine - 0.02) * unit8).floor().max(i32::MIN as f32) as i32;
+            let threads = if faces.len() >= PARALLEL_FROM { self.threads } else { 1 };
+            let query = Query { lo8, hi8, offset };
+            // The best rows, a few per wanted person (persons have several images); more only when
+            // those do not hold `k` different persons.
+            let mut take = k.saturating_mul(4).max(16);
+            loop {
+                let first = take.saturating_mul(FIRST_PASS_FACTOR).max(FIRST_PASS_MIN);
+                let rows = best_rows(&faces.data, half, &query, first, floor4, threads);
+                let scanned_all = rows.len() < first;
+                let mut second: Vec<(usize, f32)> = rows
+                    .into_iter()
+                    .filter_map(|(_, r)| {
+                        let codes = &faces.side[r * dim..(r + 1) * dim];
+                        let s: i32 = codes.iter().zip(&q8).map(|(&a, &b)| i32::from(a as i8) * i32::from(b)).sum();
+                        (s >= floor8).then_some((r, s as f32 / unit8))
+                    })
+                    .collect();
+                second.sort_by(|a, b| b.1.total_cmp(&a.1));
+                let complete = scanned_all && second.len() <= take;
+                second.truncate(take);
+                let (hits, enough) = persons(&faces.ids, second, k);
+                if enough || complete {
+                    return Ok(hits);
+                }
+                take = take.saturating_mul(4);
             }
-            take = take.saturating_mul(4);
-        }
+        })
     }
 }
 

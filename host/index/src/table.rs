@@ -64,8 +64,24 @@ impl<T: Copy> Tables<T> {
         self.read().get(&collection).map_or(0, Table::memory_bytes)
     }
 
-    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<Uuid, Table<T>>> {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Uuid, Table<T>>> {
         self.all.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A search: `scan` runs on the collection's table once the query's size is checked; an
+    /// unknown or empty collection finds nothing.
+    pub fn search(
+        &self,
+        collection: Uuid,
+        query_len: usize,
+        scan: impl FnOnce(&Table<T>) -> Result<Vec<Hit>, IndexError>,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let all = self.read();
+        let Some(faces) = all.get(&collection).filter(|f| f.len() > 0) else {
+            return Ok(Vec::new());
+        };
+        faces.check(query_len)?;
+        scan(faces)
     }
 }
 
