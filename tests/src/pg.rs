@@ -8,15 +8,39 @@ use vigil_store::{Exec, Sql, Store};
 static CLUSTER: OnceLock<String> = OnceLock::new();
 static VECTOR_CLUSTER: OnceLock<String> = OnceLock::new();
 
-/// PostgreSQL 16 with pgvector, unpacked by `make assets` (`.ci/fetch-pgvector`).
+/// PostgreSQL 16 with pgvector, unpacked by `make assets` (`.ci/fetch-pgvector`). The server
+/// runs as `postgres` when we are root; a checkout that user cannot reach (under `/root`, say)
+/// gets a copy of the tree in the temporary directory.
 fn pgvector_bin_dir() -> PathBuf {
-    let bin = crate::assets_dir().join("pgvector/pgserver/pginstall/bin");
+    let tree = crate::assets_dir().join("pgvector");
+    let bin = |t: &Path| t.join("pgserver/pginstall/bin");
     assert!(
-        bin.join("initdb").exists(),
+        bin(&tree).join("initdb").exists(),
         "PostgreSQL with pgvector not found in {}: run `make assets` (.ci/fetch-pgvector)",
-        bin.display()
+        tree.display()
     );
-    bin
+    let reachable = |t: &Path| {
+        !is_root()
+            || Command::new("runuser")
+                .args(["-u", "postgres", "--", "test", "-x"])
+                .arg(bin(t).join("initdb"))
+                .status()
+                .is_ok_and(|s| s.success())
+    };
+    if reachable(&tree) {
+        return bin(&tree);
+    }
+    // One copy for every test run, replaced when the unpacked tree changes.
+    let copy = std::env::temp_dir().join("vigil-pgvector");
+    let marker = |t: &Path| std::fs::read_to_string(t.join(".complete")).ok();
+    if !reachable(&copy) || marker(&copy) != marker(&tree) {
+        let _ = std::fs::remove_dir_all(&copy);
+        let status = Command::new("cp").arg("-a").arg(&tree).arg(&copy).status().expect("cp");
+        assert!(status.success(), "copying {} to {} failed", tree.display(), copy.display());
+        let status = Command::new("chmod").args(["-R", "a+rX"]).arg(&copy).status().expect("chmod");
+        assert!(status.success() && reachable(&copy), "{} is not usable by postgres", copy.display());
+    }
+    bin(&copy)
 }
 
 fn pg_bin_dir() -> PathBuf {
