@@ -99,16 +99,6 @@ async fn floors(photo: &[u8], other: &[u8], video: &[u8]) -> Floors {
     Floors { quality, biometry, video: pct(&mut runs, 0.5) }
 }
 
-/// Uploads a folder of photos tagged `photo_selfie`.
-async fn upload(s: &Server, who: &Session, photos: &[&[u8]]) -> String {
-    let files = photos.iter().enumerate().map(|(i, b)| file(&format!("p{i}"), "p.jpg", b.to_vec())).collect();
-    let tags: serde_json::Map<String, Value> =
-        (0..photos.len()).map(|i| (format!("p{i}"), json!(["photo_selfie"]))).collect();
-    let (st, f) = s.upload(who, "/api/folders/", files, Some(json!({ "media:tags": tags }))).await;
-    assert_eq!(st, StatusCode::CREATED, "{f}");
-    f["folder_id"].as_str().unwrap().to_string()
-}
-
 /// Requests one analysis and polls (every `poll`) until it leaves PROCESSING.
 async fn analyse(s: &Server, who: &Session, folder: &str, kind: &str, poll: Duration) -> Value {
     let (st, list) =
@@ -177,7 +167,7 @@ async fn main() {
     let (mut q, mut qa) = (Vec::new(), Vec::new());
     for i in 0..31 {
         let t = Instant::now();
-        let folder = upload(&s, &admin, &[&photo]).await;
+        let folder = s.selfie_folder(&admin, &[&photo]).await;
         let up = t.elapsed();
         let a = analyse(&s, &admin, &folder, "quality", poll).await;
         assert_eq!(a["state"], "FINISHED", "{a}");
@@ -190,7 +180,7 @@ async fn main() {
     let (mut b, mut ba) = (Vec::new(), Vec::new());
     for i in 0..21 {
         let t = Instant::now();
-        let folder = upload(&s, &admin, &[&photo, &other]).await;
+        let folder = s.selfie_folder(&admin, &[&photo, &other]).await;
         let up = t.elapsed();
         let a = analyse(&s, &admin, &folder, "biometry", poll).await;
         assert_eq!(a["state"], "FINISHED", "{a}");
@@ -250,7 +240,7 @@ async fn main() {
     let poll_every: u64 = env("VIGIL_BENCH_POLL_MS", "200").parse().unwrap();
     let mut folders = Vec::new();
     for _ in 0..n {
-        folders.push(upload(&s, &admin, &[&photo]).await);
+        folders.push(s.selfie_folder(&admin, &[&photo]).await);
     }
     let folders = Arc::new(folders);
     let next = Arc::new(AtomicUsize::new(0));

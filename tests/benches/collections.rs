@@ -35,70 +35,11 @@ async fn analyse(s: &Server, who: &Session, folder: &str, body: Value) -> (Value
     }
 }
 
-async fn folder(s: &Server, who: &Session, photos: &[&[u8]]) -> String {
-    let files = photos.iter().enumerate().map(|(i, b)| file(&format!("p{i}"), "p.jpg", b.to_vec())).collect();
-    let tags: serde_json::Map<String, Value> =
-        (0..photos.len()).map(|i| (format!("p{i}"), json!(["photo_selfie"]))).collect();
-    let (st, f) = s.upload(who, "/api/folders/", files, Some(json!({ "media:tags": tags }))).await;
-    assert_eq!(st, StatusCode::CREATED, "{f}");
-    f["folder_id"].as_str().unwrap().to_string()
-}
-
 /// Writes `n` synthetic persons with one 128-d face each into the collection, in the database.
 async fn seed(db_url: &str, company: Uuid, collection: Uuid, model: &str, n: usize) {
-    use vigil_domain::model::{MediaInfo, Person, PersonImage};
-    use vigil_store::collections as store;
     let st = vigil_store::Store::connect(db_url).await.unwrap();
-    let mut x: u64 = 0x5EED_F00D;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    let now = 1_800_000_000_000_000i64;
-    for chunk in 0..n.div_ceil(20_000) {
-        let mut tx = st.begin().await.unwrap();
-        for i in chunk * 20_000..((chunk + 1) * 20_000).min(n) {
-            let pid = Uuid::from_u128(0xBE00_0000_0000_0000_0000_0000_0000_0000 + i as u128);
-            let p = Person {
-                person_id: pid,
-                collection_id: collection,
-                company_id: company,
-                images: Vec::new(),
-                meta_data: json!({}),
-                technical_meta_data: json!({"source": "bench"}),
-                time_created: 0.0,
-                time_updated: 0.0,
-            };
-            store::insert_person(&mut tx, &p, now + i as i64).await.unwrap();
-            let v: Vec<f32> = (0..128).map(|_| next()).collect();
-            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
-            let v: Vec<f32> = v.iter().map(|a| a / norm).collect();
-            let img = PersonImage {
-                person_image_id: Uuid::from_u128(0xB1_0000_0000_0000_0000_0000_0000_0000 + i as u128),
-                person_id: pid,
-                collection_id: collection,
-                company_id: company,
-                original_name: None,
-                tags: vec![],
-                original_url: String::new(),
-                info: MediaInfo { size: 0, content_type: "image/jpeg".into(), width: None, height: None },
-                face: json!({}),
-                embedding_model: model.to_string(),
-                meta_data: json!({}),
-                time_created: 0.0,
-                time_updated: 0.0,
-                blob_key: format!("{company}/collections/{collection}/{pid}/synthetic.jpg"),
-                md5: None,
-            };
-            store::insert_image(&mut tx, &img, &v, now + i as i64).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    let mut tx = st.begin().await.unwrap();
-    store::bump_faces(&mut tx, collection, n as i64, n as i64, now).await.unwrap();
-    tx.commit().await.unwrap();
+    let faces: Vec<Vec<f32>> = faces::synthetic(n, 128, 0x5EED_F00D).iter().map(|v| faces::unit(v)).collect();
+    faces::enroll(&st, company, collection, model, &faces, 0).await;
     st.close().await;
 }
 
@@ -154,7 +95,7 @@ async fn main() {
     let s = s.restart().await;
     let admin = s.login("admin@bank.test", "Passw0rd-x").await;
     let t = Instant::now();
-    let probe_folder = folder(&s, &admin, &[&probe]).await;
+    let probe_folder = s.selfie_folder(&admin, &[&probe]).await;
     let search = json!({"type": "collection", "params": {"collection_id": cid}});
     // The first search waits for the index to load (built from the database at start).
     loop {
@@ -168,7 +109,7 @@ async fn main() {
     }
     println!("| index of {} faces ready after a restart | {:.0} s |", n + 40, t.elapsed().as_secs_f64());
 
-    let pair = folder(&s, &admin, &[&photos[0], &probe]).await;
+    let pair = s.selfie_folder(&admin, &[&photos[0], &probe]).await;
     let (mut col, mut bio) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let (a, ms) = analyse(&s, &admin, &probe_folder, search.clone()).await;

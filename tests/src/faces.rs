@@ -3,7 +3,7 @@
 //! collection of the system company, stored the way enrolment stores them.
 
 use uuid::Uuid;
-use vigil_store::{Exec, Sql, Store};
+use vigil_store::Store;
 
 /// Deterministic vectors in [-0.5, 0.5) (xorshift).
 pub fn synthetic(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
@@ -40,39 +40,70 @@ pub fn image_id(i: usize) -> Uuid {
     Uuid::from_u128(i as u128 + 1 + (1 << 64))
 }
 
-/// A new collection of the system company holding `faces` (one person each), 500 rows a
-/// statement. Panics on a database error (test and benchmark set-up).
+/// Enrols `faces` (unit vectors, one person each: `person_id(first + i)`) into an existing
+/// collection the way enrolment stores them — through the store's own inserts, 20,000 rows a
+/// transaction — and counts them in the collection. Panics on a database error (set-up).
+pub async fn enroll(store: &Store, company: Uuid, collection: Uuid, model: &str, faces: &[Vec<f32>], first: usize) {
+    use vigil_domain::model::{MediaInfo, Person, PersonImage};
+    use vigil_store::collections as rows;
+    for (c, chunk) in faces.chunks(20_000).enumerate() {
+        let mut tx = store.begin().await.expect("begin");
+        for (j, v) in chunk.iter().enumerate() {
+            let i = first + c * 20_000 + j;
+            let person = Person {
+                person_id: person_id(i),
+                collection_id: collection,
+                company_id: company,
+                images: Vec::new(),
+                meta_data: serde_json::json!({}),
+                technical_meta_data: serde_json::json!({"source": "synthetic"}),
+                time_created: 0.0,
+                time_updated: 0.0,
+            };
+            rows::insert_person(&mut tx, &person, i as i64).await.expect("person");
+            let image = PersonImage {
+                person_image_id: image_id(i),
+                person_id: person_id(i),
+                collection_id: collection,
+                company_id: company,
+                original_name: None,
+                tags: vec![],
+                original_url: String::new(),
+                info: MediaInfo { size: 0, content_type: "image/jpeg".into(), width: None, height: None },
+                face: serde_json::json!({}),
+                embedding_model: model.to_string(),
+                meta_data: serde_json::json!({}),
+                time_created: 0.0,
+                time_updated: 0.0,
+                blob_key: format!("{company}/collections/{collection}/{}/synthetic.jpg", person_id(i)),
+                md5: None,
+            };
+            rows::insert_image(&mut tx, &image, v, i as i64).await.expect("image");
+        }
+        tx.commit().await.expect("commit");
+    }
+    let n = faces.len() as i64;
+    rows::bump_faces(&mut store.clone(), collection, n, n, 0).await.expect("count");
+}
+
+/// A new collection of the system company holding `faces`.
 pub async fn collection_of(store: &Store, faces: &[Vec<f32>]) -> Uuid {
-    let mut ex = store.clone();
     let collection = Uuid::new_v4();
     let company = vigil_store::SYSTEM_COMPANY_ID;
-    let mut q = Sql::new(
-        "INSERT INTO collections (collection_id, company_id, alias, embedding_model, faces_total, persons_total, \
-         time_created, time_updated) VALUES (",
-    );
-    q.bind(collection).push(", ").bind(company).push(", ").bind(format!("synthetic-{}", collection.simple()));
-    q.push(", 'synthetic', ").bind(faces.len() as i64).push(", ").bind(faces.len() as i64).push(", 0, 0)");
-    ex.execute(q).await.expect("collection");
-    let ids: Vec<usize> = (0..faces.len()).collect();
-    for chunk in ids.chunks(500) {
-        let mut q =
-            Sql::new("INSERT INTO persons (person_id, collection_id, company_id, time_created, time_updated) VALUES ");
-        for (j, &i) in chunk.iter().enumerate() {
-            q.push(if j == 0 { "(" } else { ", (" }).bind(person_id(i)).push(", ").bind(collection).push(", ");
-            q.bind(company).push(", 0, 0)");
-        }
-        ex.execute(q).await.expect("persons");
-        let mut q = Sql::new(
-            "INSERT INTO person_images (person_image_id, person_id, collection_id, company_id, blob_key, \
-             content_type, size, embedding_model, embedding, time_created, time_updated) VALUES ",
-        );
-        for (j, &i) in chunk.iter().enumerate() {
-            q.push(if j == 0 { "(" } else { ", (" }).bind(image_id(i)).push(", ").bind(person_id(i)).push(", ");
-            q.bind(collection).push(", ").bind(company).push(", 'synthetic', 'image/jpeg', 0, 'synthetic', ");
-            q.bind(vigil_store::collections::embedding_bytes(&faces[i])).push(", 0, 0)");
-        }
-        ex.execute(q).await.expect("images");
-    }
+    let c = vigil_domain::model::Collection {
+        collection_id: collection,
+        alias: format!("synthetic-{}", collection.simple()),
+        company_id: company,
+        embedding_model: "synthetic".into(),
+        persons_count: 0,
+        images_count: 0,
+        meta_data: serde_json::json!({}),
+        technical_meta_data: serde_json::json!({}),
+        time_created: 0.0,
+        time_updated: 0.0,
+    };
+    vigil_store::collections::insert_collection(&mut store.clone(), &c, 0).await.expect("collection");
+    enroll(store, company, collection, "synthetic", faces, 0).await;
     collection
 }
 
@@ -89,9 +120,7 @@ pub async fn fill_vectors(store: &Store, collection: Uuid) {
             .into_iter()
             .map(|(i, b)| (i, vigil_store::collections::embedding_values(&b).expect("whole f32 values")))
             .collect();
-        let mut tx = store.begin().await.expect("begin");
-        vigil_store::vectors::fill(&mut tx, &faces).await.expect("fill");
-        tx.commit().await.expect("commit");
+        vigil_store::vectors::fill(&mut ex, &faces).await.expect("fill");
     }
 }
 

@@ -237,6 +237,16 @@ impl Server {
             .expect("run vigil")
     }
 
+    /// A folder of `photos`, each tagged `photo_selfie`; its id.
+    pub async fn selfie_folder(&self, who: &Session, photos: &[&[u8]]) -> String {
+        let files = photos.iter().enumerate().map(|(i, b)| file(&format!("p{i}"), "p.jpg", b.to_vec())).collect();
+        let tags: serde_json::Map<String, Value> =
+            (0..photos.len()).map(|i| (format!("p{i}"), json!(["photo_selfie"]))).collect();
+        let (st, f) = self.upload(who, "/api/folders/", files, Some(json!({ "media:tags": tags }))).await;
+        assert_eq!(st, StatusCode::CREATED, "{f}");
+        f["folder_id"].as_str().expect("folder_id").to_string()
+    }
+
     pub fn builder(db: Db) -> ServerBuilder {
         ServerBuilder { db, blobs: Blobs::Fs, env: BTreeMap::new(), pgvector: false }
     }

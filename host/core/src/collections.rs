@@ -333,9 +333,10 @@ impl App {
             let fetched = rows.len();
             let good: Vec<(Uuid, Vec<f32>)> =
                 rows.into_iter().filter_map(|(image, bytes)| Some((image, store::embedding_values(&bytes)?))).collect();
-            let mut tx = self.store().begin().await.infra()?;
-            vigil_store::vectors::fill(&mut tx, &good).await.infra()?;
-            tx.commit().await.infra()?;
+            // Nothing to fill is the common case (every search asks); no statement then.
+            if !good.is_empty() {
+                vigil_store::vectors::fill(&mut self.store(), &good).await.infra()?;
+            }
             filled += good.len();
             if good.len() < fetched {
                 tracing::error!(%collection, bad = fetched - good.len(), "stored embeddings that are not whole f32 values stay out of pgvector");
