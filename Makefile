@@ -14,7 +14,7 @@ export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
 export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
-PLUGIN_CRATES := quality biometry collection hostile answer ab-pick bigmem sneaky legacy
+PLUGIN_CRATES := quality biometry collection report-template report-custom hostile answer ab-pick bigmem sneaky legacy
 
 .PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness fuzz load clean
 
@@ -58,6 +58,8 @@ lint:
 unit:
 	@mkdir -p $(CARGO_TARGET_DIR)
 	set -o pipefail; $(CARGO) test --workspace --lib --bins --tests --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
+	# The SDK's template set-up, built for the host inside the plugins workspace.
+	set -o pipefail; cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) test --locked -p report-template 2>&1 | tee -a $(CARGO_TARGET_DIR)/vigil-test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "vigil: %d passed, %d failed\n", p, f; exit (f > 0) }' $(CARGO_TARGET_DIR)/vigil-test.log
 
 test: setup assets plugins lint unit
@@ -83,6 +85,7 @@ bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench analyses
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench collections
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench pgvector
+	$(CARGO) bench --profile release --locked -p vigil-tests --bench reports
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
 

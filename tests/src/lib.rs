@@ -107,6 +107,8 @@ impl ServerBuilder {
         // Webhook receivers in tests listen on loopback; workers look for work often.
         env.entry("VIGIL_WEBHOOK_ALLOW_PRIVATE".into()).or_insert_with(|| "true".into());
         env.entry("VIGIL_JOB_POLL_MS".into()).or_insert_with(|| "100".into());
+        // An in-process server is this test executable: reports are typeset by the real binary.
+        env.entry("VIGIL_REPORT_RENDERER".into()).or_insert_with(|| vigil_binary().display().to_string());
         if self.db == Db::Postgres {
             let url = if self.pgvector { pg::fresh_vector_database().await } else { pg::fresh_database().await };
             env.insert("VIGIL_DATABASE_URL".into(), url);
@@ -484,6 +486,18 @@ impl Server {
         files: Vec<FilePart>,
         payload: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.upload_with(sess, reqwest::Method::POST, path, files, payload).await
+    }
+
+    /// A multipart request with another method (`PUT`/`PATCH` of a template).
+    pub async fn upload_with(
+        &self,
+        sess: &Session,
+        method: reqwest::Method,
+        path: &str,
+        files: Vec<FilePart>,
+        payload: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut form = Form::new();
         for f in files {
             form = form.part(f.field, Part::bytes(f.bytes).file_name(f.name));
@@ -491,7 +505,7 @@ impl Server {
         if let Some(p) = payload {
             form = form.text("payload", p.to_string());
         }
-        read(self.req(reqwest::Method::POST, Some(sess), path).multipart(form).send().await.expect("send")).await
+        read(self.req(method, Some(sess), path).multipart(form).send().await.expect("send")).await
     }
 
     /// Creates a company as ADMIN and returns its id.
@@ -819,4 +833,31 @@ pub fn megapixel(photo: &str) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).expect("jpeg");
     out.into_inner()
+}
+
+/// The text of a PDF, as `pdftotext` (poppler-utils) extracts it.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    pdf_tool("pdftotext", &[], pdf, "-")
+}
+
+/// How many images a PDF embeds (`pdfimages -list`).
+pub fn pdf_images(pdf: &[u8]) -> usize {
+    // Two header lines, then one line per image.
+    pdf_tool("pdfimages", &["-list"], pdf, "").lines().skip(2).filter(|l| !l.trim().is_empty()).count()
+}
+
+fn pdf_tool(tool: &str, args: &[&str], pdf: &[u8], out: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("vigil-pdf-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("r.pdf");
+    std::fs::write(&path, pdf).expect("write pdf");
+    let mut cmd = std::process::Command::new(tool);
+    cmd.args(args).arg(&path);
+    if !out.is_empty() {
+        cmd.arg(out);
+    }
+    let o = cmd.output().unwrap_or_else(|e| panic!("{tool}: {e} (poppler-utils; .ci/setup installs it)"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -18,6 +18,7 @@ pub mod media;
 pub mod meta;
 mod plot;
 pub mod plugins;
+pub mod reports;
 pub mod restore;
 pub mod upload;
 pub mod users;
@@ -89,6 +90,8 @@ pub struct CoreConfig {
     pub decode_concurrency: usize,
     /// The face index of 1:N search.
     pub face_index: FaceIndexSettings,
+    /// How folder reports are typeset.
+    pub reports: reports::ReportSettings,
 }
 
 /// Which face index serves 1:N search, and how.
@@ -184,6 +187,7 @@ impl Default for CoreConfig {
             frame_cache_bytes: 256 << 20,
             decode_concurrency: 2,
             face_index: FaceIndexSettings::default(),
+            reports: reports::ReportSettings::default(),
         }
     }
 }
@@ -209,6 +213,8 @@ pub(crate) struct Inner {
     decode_slots: tokio::sync::Semaphore,
     /// The face index of 1:N search.
     faces: collections::FaceCache,
+    /// Customers' report-template components, compiled.
+    report_components: reports::ComponentCache,
 }
 
 impl App {
@@ -233,7 +239,21 @@ impl App {
             cfg.face_index.backend == FaceIndexBackend::PgVector,
             cfg.face_index.expansion_search,
         );
-        Ok(App { inner: Arc::new(Inner { store, blob, cfg, plugins, wake, http, frames, decode_slots, faces }) })
+        let report_components = reports::ComponentCache::default();
+        Ok(App {
+            inner: Arc::new(Inner {
+                store,
+                blob,
+                cfg,
+                plugins,
+                wake,
+                http,
+                frames,
+                decode_slots,
+                faces,
+                report_components,
+            }),
+        })
     }
 
     /// Waits for a turn to decode a media: at most `decode_concurrency` at once in this process.

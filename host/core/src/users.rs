@@ -349,7 +349,10 @@ impl App {
         if u.user_id == p.user_id {
             return Err(Error::value("you cannot delete your own account"));
         }
+        // A user's reports go with the user: their rows by cascade, their files here.
+        let reports = self.report_keys_of_user(id).await?;
         users::delete(&mut self.store(), id).await.infra()?;
+        self.remove_report_files(&reports).await;
         Ok(())
     }
 

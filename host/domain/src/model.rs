@@ -346,3 +346,66 @@ pub struct PersonImage {
     #[serde(skip)]
     pub md5: Option<String>,
 }
+
+/// A company's report template (`/api/report_templates`): a minijinja file (`.typ` for PDF,
+/// `.html` for HTML) run by the generic template component, or the company's own
+/// `report-template` Wasm component; each update is a new `version`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportTemplate {
+    pub report_template_id: Uuid,
+    /// The owning company; null for a global template (ADMIN's).
+    pub company_id: Option<Uuid>,
+    pub name: String,
+    pub version: i64,
+    /// `template` (a minijinja file) or `component` (a Wasm component).
+    pub kind: String,
+    /// The uploaded file's name; its extension says what the template produces.
+    pub file_name: String,
+    /// SHA-256 of the uploaded file.
+    pub sha256: String,
+    pub size: i64,
+    /// Used when a report request names no template.
+    pub is_default: bool,
+    pub attachments: Vec<ReportAttachment>,
+    #[schema(value_type = Object)]
+    pub meta_data: Value,
+    pub time_created: f64,
+    pub time_updated: f64,
+}
+
+/// A file a template refers to as `attachments/<name>` (a logo, a font, an image).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReportAttachment {
+    pub attachment_id: Uuid,
+    pub report_template_id: Uuid,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub time_created: f64,
+}
+
+/// A generated folder report (`/api/folders/{id}/reports`), kept as a file.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Report {
+    pub report_id: Uuid,
+    pub folder_id: Uuid,
+    pub company_id: Uuid,
+    /// Who asked for it.
+    pub user_id: Option<Uuid>,
+    /// Null for the built-in default template.
+    pub report_template_id: Option<Uuid>,
+    pub template_name: String,
+    /// The template version the report was made with.
+    pub template_version: i64,
+    /// `pdf` or `html`.
+    pub format: String,
+    /// `report_<folder_id>_<time>.pdf`.
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    /// The permission-checked download link.
+    pub file_url: String,
+    pub time_created: f64,
+    #[serde(skip)]
+    pub blob_key: String,
+}

@@ -30,6 +30,18 @@ impl Role {
         }
     }
 
+    /// The role's name as the console and reports show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Operator => "OPERATOR",
+            Role::Client => "CLIENT",
+            Role::ClientAdmin => "CLIENT ADMIN",
+            Role::ClientOperator => "CLIENT OPERATOR",
+            Role::ClientService => "CLIENT SERVICE",
+        }
+    }
+
     /// ADMIN and OPERATOR belong to the system company and see every company.
     pub fn is_global(self) -> bool {
         matches!(self, Role::Admin | Role::Operator)
@@ -218,11 +230,65 @@ impl Principal {
     pub fn can_enroll_person(&self, company_id: Uuid) -> bool {
         self.can_manage_collection(company_id) || (self.role == Role::ClientService && self.same_company(company_id))
     }
+
+    // ----- report templates and reports -----
+
+    /// Use and read a template of `company` (`None`: a global one): every user may use the
+    /// global ones and its company's; ADMIN and OPERATOR see all.
+    pub fn can_use_template(&self, company: Option<Uuid>) -> bool {
+        self.role.is_global() || company.is_none_or(|c| self.same_company(c))
+    }
+
+    /// Upload, update and delete templates and attachments: ADMIN (global or any company's),
+    /// CLIENT ADMIN its company's.
+    pub fn can_manage_template(&self, company: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => company.is_some_and(|c| self.same_company(c)),
+            _ => false,
+        }
+    }
+
+    /// Read a report of a folder the caller can read: CLIENT its own reports, CLIENT SERVICE and
+    /// the company roles the company's, ADMIN and OPERATOR all.
+    pub fn can_read_report(&self, company: Uuid, requested_by: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Admin | Role::Operator => true,
+            Role::ClientAdmin | Role::ClientOperator | Role::ClientService => self.same_company(company),
+            Role::Client => self.same_company(company) && requested_by == Some(self.user_id),
+        }
+    }
+
+    /// Delete a report: ADMIN, and CLIENT ADMIN within its company.
+    pub fn can_delete_report(&self, company: Uuid) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::ClientAdmin => self.same_company(company),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_rights_follow_the_changelog() {
+        let (c1, c2) = (Uuid::new_v4(), Uuid::new_v4());
+        let admin = p(Role::Admin, Uuid::nil());
+        assert!(admin.can_manage_template(None) && admin.can_manage_template(Some(c1)) && admin.can_delete_report(c2));
+        let ca = p(Role::ClientAdmin, c1);
+        assert!(ca.can_manage_template(Some(c1)) && !ca.can_manage_template(Some(c2)) && !ca.can_manage_template(None));
+        assert!(ca.can_use_template(None) && !ca.can_use_template(Some(c2)) && ca.can_delete_report(c1));
+        let svc = p(Role::ClientService, c1);
+        assert!(svc.can_read_report(c1, None) && !svc.can_read_report(c2, None) && !svc.can_delete_report(c1));
+        assert!(!svc.can_manage_template(Some(c1)));
+        let client = p(Role::Client, c1);
+        assert!(client.can_read_report(c1, Some(client.user_id)) && !client.can_read_report(c1, Some(Uuid::new_v4())));
+        let op = p(Role::Operator, Uuid::nil());
+        assert!(op.can_read_report(c2, None) && op.can_use_template(Some(c2)) && !op.can_delete_report(c2));
+    }
 
     #[test]
     fn collection_rights_follow_the_changelog() {

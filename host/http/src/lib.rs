@@ -31,6 +31,7 @@ use vigil_core::App;
         (name = "users"), (name = "companies"), (name = "folders"), (name = "media"),
         (name = "analyses", description = "QUALITY, BIOMETRY and custom analyses, operator decisions, webhook deliveries"),
         (name = "plugins", description = "Wasm plugin registry: upload, activate (hot swap), dry run"),
+        (name = "reports", description = "Report templates (minijinja or components) and PDF/HTML folder reports"),
         (name = "service", description = "Health, configuration, specification"),
     )
 )]

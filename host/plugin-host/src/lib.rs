@@ -176,6 +176,14 @@ pub struct Plugin {
     pre: Pre,
 }
 
+impl Plugin {
+    /// The same component under other settings and identity: the generic report template runs
+    /// each company's template text as its configuration.
+    pub fn with_meta(&self, meta: PluginMeta) -> Plugin {
+        Plugin { meta: Arc::new(meta), pre: self.pre.clone() }
+    }
+}
+
 /// The result of validating and compiling an upload.
 pub struct Compiled {
     pub sha256: String,

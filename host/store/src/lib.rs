@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod media;
 pub mod meta;
 pub mod plugins;
+pub mod reports;
 pub mod restores;
 mod result_filter;
 pub mod sessions;

@@ -72,6 +72,10 @@ pub const KEYS: &[&str] = &[
     "face_index",
     "face_index_ef",
     "face_index_save_secs",
+    "report_fonts",
+    "report_renderer",
+    "report_timeout",
+    "report_max_memory",
 ];
 
 const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
@@ -254,6 +258,24 @@ impl Settings {
                     dir: Some(data_dir.join("index")),
                     expansion_search: num("face_index_ef", f.expansion_search as u64)?.clamp(16, 4096) as usize,
                     save_secs: dur("face_index_save_secs", f.save_secs)?,
+                }
+            },
+            reports: {
+                let r = c.reports;
+                vigil_core::reports::ReportSettings {
+                    // The executable run as `<renderer> render-typst`; this one by default.
+                    renderer: get("report_renderer").map(std::path::PathBuf::from).or(r.renderer),
+                    // Colon-separated font directories added to the embedded fonts.
+                    font_dirs: get("report_fonts")
+                        .map(|v| v.split(':').filter(|s| !s.is_empty()).map(std::path::PathBuf::from).collect())
+                        .unwrap_or(r.font_dirs),
+                    limits: vigil_report::Limits {
+                        timeout: std::time::Duration::from_secs(
+                            dur("report_timeout", r.limits.timeout.as_secs())?.max(1),
+                        ),
+                        max_memory: num("report_max_memory", r.limits.max_memory)?.max(256 << 20),
+                        ..r.limits
+                    },
                 }
             },
             jobs: {

@@ -54,6 +54,10 @@ enum Cmd {
     /// Face collections for 1:N search: bulk enrolment, index rebuild, statistics.
     #[command(subcommand)]
     Collection(CollectionCmd),
+    /// Internal: typesets one report (a job on stdin, the PDF on stdout), run by the server
+    /// under memory and time limits.
+    #[command(hide = true)]
+    RenderTypst,
 }
 
 #[derive(Subcommand)]
@@ -250,6 +254,9 @@ fn core_err(e: vigil_domain::Error) -> anyhow::Error {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Cmd::RenderTypst = cli.cmd {
+        std::process::exit(vigil_report::child_main());
+    }
     if let Cmd::Openapi = cli.cmd {
         println!("{}", vigil_http::openapi_json());
         return Ok(());
@@ -257,7 +264,7 @@ async fn main() -> Result<()> {
     let s = settings(&cli)?;
     init_tracing(s.log_json);
     match cli.cmd {
-        Cmd::Openapi => unreachable!("handled above"),
+        Cmd::Openapi | Cmd::RenderTypst => unreachable!("handled above"),
         Cmd::Serve => {
             let listener =
                 tokio::net::TcpListener::bind(&s.listen).await.with_context(|| format!("binding {}", s.listen))?;

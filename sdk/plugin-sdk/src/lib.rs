@@ -143,6 +143,9 @@ pub mod report_template {
     pub use self::vigil::plugin::{config, log};
 }
 
+#[cfg(feature = "templates")]
+pub mod templates;
+
 #[cfg(feature = "report-template")]
 #[macro_export]
 macro_rules! export_report_template {

@@ -18,6 +18,7 @@ mod media;
 mod memory;
 mod permissions;
 mod plugins;
+mod reports;
 mod result_filters;
 mod service;
 mod storage;

@@ -9,6 +9,7 @@ mod folders;
 mod media;
 mod meta;
 mod plugins;
+mod reports;
 mod service;
 mod sessions;
 mod users;
@@ -31,6 +32,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = service::router(r);
     let r = plugins::router(r);
     let r = collections::router(r);
+    let r = reports::router(r);
     files::router(r)
 }
 
