@@ -17,7 +17,7 @@ use vigil_domain::model::{Page, PluginInfo};
 use vigil_domain::policy::{Principal, Role};
 use vigil_domain::{Code, Error, Result};
 use vigil_plugin_host::{
-    AnalysisInput, CallError, Kind, MediaInput, MediaKind, Plugin, PluginHost, PluginMeta, Registry,
+    AnalysisInput, CallError, Kind, MediaInput, MediaKind, Plugin, PluginHost, PluginMeta, PreparedComponent, Registry,
 };
 use vigil_store::plugins::{self, PluginRow};
 
@@ -158,33 +158,47 @@ impl App {
     /// Loads a version for the registry: from the compiled-artifact cache, or by compiling the
     /// stored component (a cache miss or a stale artifact is never an error).
     async fn prepare_plugin(&self, row: &PluginRow) -> Result<Arc<Plugin>> {
-        let rt = self.inner.plugins.clone();
         let kind = Kind::parse(&row.info.kind)
             .ok_or_else(|| Error::internal(format!("stored plugin kind '{}'", row.info.kind)))?;
-        let cache_key = cache_key(&rt, kind, &row.info.sha256);
-        let cached = match self.blob().read(&cache_key).await {
-            Ok(bytes) => {
-                let rt = rt.clone();
-                tokio::task::spawn_blocking(move || rt.host.load_artifact(kind, &bytes).ok())
-                    .await
-                    .map_err(Error::internal)?
+        let prepared = self
+            .prepared_component(kind, &row.info.sha256, None, &row.blob_key)
+            .await?
+            .map_err(|e| Error::internal(format!("stored plugin no longer compiles: {e}")))?;
+        Ok(Arc::new(self.inner.plugins.host.plugin(meta_of(row, kind), prepared)))
+    }
+
+    /// A component ready to instantiate: from the compiled-artifact cache, or compiled from
+    /// `wasm` (or the stored file at `key`) and cached (a cache miss or a stale artifact is
+    /// never an error). The inner error is the component's own: it does not compile.
+    pub(crate) async fn prepared_component(
+        &self,
+        kind: Kind,
+        sha256: &str,
+        wasm: Option<Bytes>,
+        key: &str,
+    ) -> Result<std::result::Result<PreparedComponent, String>> {
+        let rt = self.inner.plugins.clone();
+        let cache_key = cache_key(&rt, kind, sha256);
+        if let Ok(bytes) = self.blob().read(&cache_key).await {
+            let rt = rt.clone();
+            let loaded = tokio::task::spawn_blocking(move || rt.host.load_artifact(kind, &bytes).ok())
+                .await
+                .map_err(Error::internal)?;
+            if let Some(p) = loaded {
+                return Ok(Ok(p));
             }
-            Err(_) => None,
+        }
+        let wasm = match wasm {
+            Some(w) => w,
+            None => self.blob().read(key).await.infra()?,
         };
-        let prepared = match cached {
-            Some(p) => p,
-            None => {
-                let wasm = self.blob().read(&row.blob_key).await.infra()?;
-                let rt2 = rt.clone();
-                let compiled = tokio::task::spawn_blocking(move || rt2.host.compile(kind, &wasm))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|e| Error::internal(format!("stored plugin no longer compiles: {e}")))?;
-                self.blob().put(&cache_key, Bytes::from(compiled.artifact.clone())).await.infra()?;
-                compiled.into()
-            }
+        let compiled = match tokio::task::spawn_blocking(move || rt.host.compile(kind, &wasm)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Ok(Err(e.to_string())),
+            Err(e) => return Err(Error::internal(e)),
         };
-        Ok(Arc::new(rt.host.plugin(meta_of(row, kind), prepared)))
+        self.blob().put(&cache_key, Bytes::from(compiled.artifact.clone())).await.infra()?;
+        Ok(Ok(compiled.into()))
     }
 
     /// `POST /api/plugins/`: validates, compiles and stores a component. `p` is `None` for the

@@ -253,34 +253,10 @@ impl App {
         if let Some(p) = self.inner.report_components.0.lock().map_err(Error::internal)?.get(sha) {
             return Ok(p.clone());
         }
-        let rt = self.inner.plugins.clone();
-        let cache_key = format!("plugin-cache/{sha}-{}.cwasm", rt.host.compatibility_key(Kind::ReportTemplate));
-        let cached = match self.blob().read(&cache_key).await {
-            Ok(bytes) => {
-                let rt = rt.clone();
-                tokio::task::spawn_blocking(move || rt.host.load_artifact(Kind::ReportTemplate, &bytes).ok())
-                    .await
-                    .map_err(Error::internal)?
-            }
-            Err(_) => None,
-        };
-        let prepared = match cached {
-            Some(p) => p,
-            None => {
-                let wasm = match (wasm, key) {
-                    (Some(w), _) => w,
-                    (None, Some(k)) => self.blob().read(k).await.infra()?,
-                    (None, None) => return Err(Error::internal("no component to compile")),
-                };
-                let rt2 = rt.clone();
-                let compiled = tokio::task::spawn_blocking(move || rt2.host.compile(Kind::ReportTemplate, &wasm))
-                    .await
-                    .map_err(Error::internal)?
-                    .map_err(|e| Error::value(format!("not a usable report-template component: {e}")))?;
-                self.blob().put(&cache_key, Bytes::from(compiled.artifact.clone())).await.infra()?;
-                compiled.into()
-            }
-        };
+        let prepared = self
+            .prepared_component(Kind::ReportTemplate, sha, wasm, key.unwrap_or_default())
+            .await?
+            .map_err(|e| Error::value(format!("not a usable report-template component: {e}")))?;
         let meta = PluginMeta {
             id: Uuid::nil(),
             company_id: None,
@@ -290,7 +266,7 @@ impl App {
             sha256: sha.to_string(),
             config: BTreeMap::new(),
         };
-        let plugin = Arc::new(rt.host.plugin(meta, prepared));
+        let plugin = Arc::new(self.inner.plugins.host.plugin(meta, prepared));
         let mut cache = self.inner.report_components.0.lock().map_err(Error::internal)?;
         if cache.len() >= 64 {
             cache.clear();

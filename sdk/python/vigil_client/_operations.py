@@ -258,6 +258,30 @@ class Operations:
         POST /api/folders/{folder_id}/media"""
         return self._upload("POST", f"/api/folders/{folder_id}/media", files, payload, fields, params, query)
 
+    def list_reports(self, folder_id, params=None, **query):
+        """GET /api/folders/{folder_id}/reports"""
+        return self._call("GET", f"/api/folders/{folder_id}/reports", None, params, query)
+
+    def create_report(self, folder_id, body=None, params=None, **query):
+        """Generate a report of the folder (body optional: `report_template_id`, `format` `pdf` or `html`). Without a template id: the company's default template, else the built-in one.
+
+        POST /api/folders/{folder_id}/reports"""
+        return self._call("POST", f"/api/folders/{folder_id}/reports", body, params, query)
+
+    def get_report(self, folder_id, report_id, params=None, **query):
+        """GET /api/folders/{folder_id}/reports/{report_id}"""
+        return self._call("GET", f"/api/folders/{folder_id}/reports/{report_id}", None, params, query)
+
+    def delete_report(self, folder_id, report_id, params=None, **query):
+        """DELETE /api/folders/{folder_id}/reports/{report_id}"""
+        return self._call("DELETE", f"/api/folders/{folder_id}/reports/{report_id}", None, params, query)
+
+    def report_file(self, folder_id, report_id, params=None, **query):
+        """The report file (PDF or a self-contained HTML page), as `file_url` links it.
+
+        GET /api/folders/{folder_id}/reports/{report_id}/file"""
+        return self._call("GET", f"/api/folders/{folder_id}/reports/{report_id}/file", None, params, query)
+
     def get_folder_meta_data(self, id, params=None, **query):
         """GET /api/folders/{id}/meta_data"""
         return self._call("GET", f"/api/folders/{id}/meta_data", None, params, query)
@@ -379,6 +403,50 @@ class Operations:
 
         POST /api/plugins/{plugin_id}/run"""
         return self._call("POST", f"/api/plugins/{plugin_id}/run", body, params, query)
+
+    def list_templates(self, params=None, **query):
+        """GET /api/report_templates"""
+        return self._call("GET", "/api/report_templates", None, params, query)
+
+    def create_template(self, files=None, payload=None, fields=None, params=None, **query):
+        """Upload a template: a `template` file part (`.typ` minijinja producing Typst for PDF, `.html` minijinja producing HTML, or a `.wasm` report-template component), further file parts as attachments (referred to as `attachments/<file name>`), and a `payload` part with `name`, `is_default` (default true), `meta_data`, and for ADMIN `company_id` (absent: global).
+
+        POST /api/report_templates"""
+        return self._upload("POST", "/api/report_templates", files, payload, fields, params, query)
+
+    def get_template(self, report_template_id, params=None, **query):
+        """GET /api/report_templates/{report_template_id}"""
+        return self._call("GET", f"/api/report_templates/{report_template_id}", None, params, query)
+
+    def replace_template(self, report_template_id, files=None, payload=None, fields=None, params=None, **query):
+        """A new version (same parts as the upload, all optional): the next report uses it.
+
+        PUT /api/report_templates/{report_template_id}"""
+        return self._upload("PUT", f"/api/report_templates/{report_template_id}", files, payload, fields, params, query)
+
+    def update_template(self, report_template_id, files=None, payload=None, fields=None, params=None, **query):
+        """As `PUT`.
+
+        PATCH /api/report_templates/{report_template_id}"""
+        return self._upload("PATCH", f"/api/report_templates/{report_template_id}", files, payload, fields, params, query)
+
+    def delete_template(self, report_template_id, params=None, **query):
+        """DELETE /api/report_templates/{report_template_id}"""
+        return self._call("DELETE", f"/api/report_templates/{report_template_id}", None, params, query)
+
+    def list_attachments(self, report_template_id, params=None, **query):
+        """GET /api/report_templates/{report_template_id}/attachments"""
+        return self._call("GET", f"/api/report_templates/{report_template_id}/attachments", None, params, query)
+
+    def add_attachments(self, report_template_id, files=None, payload=None, fields=None, params=None, **query):
+        """Add attachments (file parts, named by their file names; a name already present is replaced).
+
+        POST /api/report_templates/{report_template_id}/attachments"""
+        return self._upload("POST", f"/api/report_templates/{report_template_id}/attachments", files, payload, fields, params, query)
+
+    def delete_attachment(self, report_template_id, attachment_id, params=None, **query):
+        """DELETE /api/report_templates/{report_template_id}/attachments/{attachment_id}"""
+        return self._call("DELETE", f"/api/report_templates/{report_template_id}/attachments/{attachment_id}", None, params, query)
 
     def list_users(self, params=None, **query):
         """Users visible to the caller: all (ADMIN, OPERATOR), the company's (CLIENT ADMIN, CLIENT OPERATOR) or oneself.

@@ -95,28 +95,40 @@ fn finished_before(a: &Value, killed_at: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_batch_finishes_every_analysis_exactly_once() {
-    let hook = Receiver::start(0).await;
-    let s = Server::builder(Db::Sqlite).set("job_lease", "2").set("workers", "2").spawn().await;
-    let (s, folder, ids, in_flight, killed_at) = kill_mid_batch(s, &hook).await;
-    let admin = s.admin().await;
-    let list = wait_all(&s, &admin, &folder, 180).await;
-    assert_eq!(list.len(), ids.len());
-    for a in &list {
-        assert_eq!(a["state"], "FINISHED", "{a}");
-        assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
-    }
-    // Every analysis was recorded once: one webhook each (the receiver always answers 200).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let by = deliveries(&hook);
-    for a in &ids {
-        assert_eq!(by.get(a), Some(&1), "webhooks per analysis: {by:?}");
-    }
-    // The ones cut off by the kill ran again, on the new process.
-    let cut_off: Vec<&Value> =
-        list.iter().filter(|a| in_flight.contains(&id(a, "analyse_id")) && !finished_before(a, killed_at)).collect();
-    assert!(!cut_off.is_empty(), "the kill cut nothing off");
-    for a in cut_off {
-        assert!(a["technical_meta_data"]["attempts"].as_i64().unwrap() >= 2, "{a}");
+    // An analysis seen running can still finish in the instant before the kill (later ones of a
+    // batch on one media are quick: its frames are cached); a kill that cut nothing off proves
+    // nothing about re-running, so the scenario is run again, at most three times.
+    for attempt in 1..=3 {
+        let hook = Receiver::start(0).await;
+        let s = Server::builder(Db::Sqlite).set("job_lease", "2").set("workers", "2").spawn().await;
+        let (s, folder, ids, in_flight, killed_at) = kill_mid_batch(s, &hook).await;
+        let admin = s.admin().await;
+        let list = wait_all(&s, &admin, &folder, 180).await;
+        assert_eq!(list.len(), ids.len());
+        for a in &list {
+            assert_eq!(a["state"], "FINISHED", "{a}");
+            assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
+        }
+        // Every analysis was recorded once: one webhook each (the receiver always answers 200).
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let by = deliveries(&hook);
+        for a in &ids {
+            assert_eq!(by.get(a), Some(&1), "webhooks per analysis: {by:?}");
+        }
+        // The ones cut off by the kill ran again, on the new process.
+        let cut_off: Vec<&Value> = list
+            .iter()
+            .filter(|a| in_flight.contains(&id(a, "analyse_id")) && !finished_before(a, killed_at))
+            .collect();
+        if cut_off.is_empty() && attempt < 3 {
+            eprintln!("attempt {attempt}: the kill cut nothing off; again");
+            continue;
+        }
+        assert!(!cut_off.is_empty(), "the kill cut nothing off in three attempts");
+        for a in cut_off {
+            assert!(a["technical_meta_data"]["attempts"].as_i64().unwrap() >= 2, "{a}");
+        }
+        return;
     }
 }
 

@@ -117,9 +117,18 @@ async fn replace_template(
     Path(id): Path<String>,
     Multipart(mp): Multipart,
 ) -> ApiResult<OzJson<ReportTemplate>> {
-    let id = parse_id("report_template_id", &id)?;
+    new_version(&app, &p, &id, mp).await
+}
+
+async fn new_version(
+    app: &App,
+    p: &vigil_domain::Principal,
+    id: &str,
+    mp: axum::extract::Multipart,
+) -> ApiResult<OzJson<ReportTemplate>> {
+    let id = parse_id("report_template_id", id)?;
     let up = read_upload(mp).await?;
-    Ok(OzJson(app.update_report_template(&p, id, up).await?))
+    Ok(OzJson(app.update_report_template(p, id, up).await?))
 }
 
 /// As `PUT`.
@@ -133,9 +142,7 @@ async fn update_template(
     Path(id): Path<String>,
     Multipart(mp): Multipart,
 ) -> ApiResult<OzJson<ReportTemplate>> {
-    let id = parse_id("report_template_id", &id)?;
-    let up = read_upload(mp).await?;
-    Ok(OzJson(app.update_report_template(&p, id, up).await?))
+    new_version(&app, &p, &id, mp).await
 }
 
 #[utoipa::path(delete, path = "/api/report_templates/{report_template_id}", tag = "reports",
