@@ -405,26 +405,8 @@ impl App {
             },
             blob_key: format!("{prefix}v1/{}", sanitize(&file_name)),
         };
-        let mut written = Vec::new();
-        let stored = async {
-            self.blob().put(&row.blob_key, bytes).await.infra()?;
-            written.push(row.blob_key.clone());
-            let mut tx = self.store().begin().await.infra()?;
-            store::insert_template(&mut tx, &row, now).await.infra()?;
-            let mut replaced = Vec::new();
-            self.put_attachments(&mut tx, id, &prefix, &up.attachments, &mut written, &mut replaced).await?;
-            tx.commit().await.infra()
-        }
-        .await;
-        if let Err(e) = stored {
-            self.remove_keys(&written).await;
-            return Err(e);
-        }
-        let t = store::get_template(&mut self.store(), id)
-            .await
-            .infra()?
-            .ok_or_else(|| Error::not_found("report template"))?;
-        self.with_attachments(t).await
+        self.write_template(&row, Some(bytes), &up.attachments, true).await?;
+        self.template_view(id).await
     }
 
     /// `PUT`/`PATCH /api/report_templates/{id}/`: a new version. A new `template` file replaces
@@ -459,27 +441,55 @@ impl App {
             row.blob_key = format!("{prefix}v{}/{}", row.info.version, sanitize(&file_name));
             new_file = Some(bytes);
         }
-        let mut written = Vec::new();
-        let mut replaced = Vec::new();
-        let stored = async {
-            if let Some(bytes) = new_file {
-                self.blob().put(&row.blob_key, bytes).await.infra()?;
-                written.push(row.blob_key.clone());
-            }
-            let mut tx = self.store().begin().await.infra()?;
-            store::update_template(&mut tx, &row, now_micros()).await.infra()?;
-            self.put_attachments(&mut tx, id, &prefix, &up.attachments, &mut written, &mut replaced).await?;
-            tx.commit().await.infra()
-        }
-        .await;
-        if let Err(e) = stored {
-            self.remove_keys(&written).await;
-            return Err(e);
-        }
+        let mut replaced = self.write_template(&row, new_file, &up.attachments, false).await?;
         if row.blob_key != old.blob_key {
             replaced.push(old.blob_key);
         }
         self.remove_keys(&replaced).await;
+        self.template_view(id).await
+    }
+
+    /// Writes a template version — its file when new, its row (inserted or updated) and the
+    /// attachments sent, in one transaction; on any failure every file written is removed.
+    /// Answers the keys of the files the attachments replaced (removed by the caller).
+    async fn write_template(
+        &self,
+        row: &TemplateRow,
+        file: Option<Bytes>,
+        attachments: &[(String, Bytes)],
+        insert: bool,
+    ) -> Result<Vec<String>> {
+        let id = row.info.report_template_id;
+        let prefix = template_key(row.info.company_id, id);
+        let mut written = Vec::new();
+        let mut replaced = Vec::new();
+        let stored = async {
+            if let Some(bytes) = file {
+                self.blob().put(&row.blob_key, bytes).await.infra()?;
+                written.push(row.blob_key.clone());
+            }
+            let mut tx = self.store().begin().await.infra()?;
+            let now = now_micros();
+            if insert {
+                store::insert_template(&mut tx, row, now).await.infra()?;
+            } else {
+                store::update_template(&mut tx, row, now).await.infra()?;
+            }
+            self.put_attachments(&mut tx, id, &prefix, attachments, &mut written, &mut replaced).await?;
+            tx.commit().await.infra()
+        }
+        .await;
+        match stored {
+            Ok(()) => Ok(replaced),
+            Err(e) => {
+                self.remove_keys(&written).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A stored template with its attachments.
+    async fn template_view(&self, id: Uuid) -> Result<ReportTemplate> {
         let t = store::get_template(&mut self.store(), id)
             .await
             .infra()?
@@ -770,6 +780,7 @@ impl App {
             row.as_ref().map_or(("default".to_string(), 1), |t| (t.info.name.clone(), t.info.version));
         let report_id = Uuid::new_v4();
         let (data, files) = self.report_data(p, &folder, report_id, &format, (&name, version, &attachments)).await?;
+        let requested_by_nobody = data["requested_by"].is_null();
         let data_ms = started.elapsed().as_secs_f64() * 1e3;
         let t = Instant::now();
         let data_json = serde_json::to_string(&data).map_err(Error::internal)?;
@@ -838,9 +849,10 @@ impl App {
             blob_key: format!("{}/{folder_id}/reports/{report_id}.{ext}", folder.company_id),
         };
         self.blob().put(&report.blob_key, Bytes::from(bytes)).await.infra()?;
-        // The console (`Principal::console`) is no user: its reports are nobody's.
+        // The console (`Principal::console`) is no user (the data found none): its reports are
+        // nobody's.
         let mut stored = report.clone();
-        if vigil_store::users::get(&mut self.store(), p.user_id).await.infra()?.is_none() {
+        if requested_by_nobody {
             stored.user_id = None;
         }
         if let Err(e) = store::insert_report(&mut self.store(), &stored, now).await.infra() {
