@@ -9,6 +9,7 @@
 
 pub mod geometry;
 pub mod manifest;
+pub mod ocr;
 pub mod surroundings;
 pub mod texture;
 
@@ -169,6 +170,16 @@ fn session(env: &ort::environment::Environment, path: &Path, threads: usize) -> 
         .commit_from_file(path)
 }
 
+/// The process's ONNX Runtime environment, loading the library of `assets` the first time.
+fn environment(assets: &Assets, manifest: &Manifest) -> Result<&'static ort::environment::Environment> {
+    if let Some(e) = ENV.get() {
+        return Ok(e);
+    }
+    let lib = assets.file(&manifest.runtime.file)?;
+    let e = ort::init_from(&lib).map_err(rt)?.with_name("vigil").build().map_err(rt)?;
+    Ok(ENV.get_or_init(|| e))
+}
+
 fn count_run(started: std::time::Instant) {
     RUN_NANOS.fetch_add(started.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
 }
@@ -202,14 +213,7 @@ impl Vision {
     }
 
     fn build(assets: &Assets, manifest: &Manifest, intra_threads: usize) -> Result<Vision> {
-        let lib = assets.file(&manifest.runtime.file)?;
-        let env = match ENV.get() {
-            Some(e) => e,
-            None => {
-                let e = ort::init_from(&lib).map_err(rt)?.with_name("vigil").build().map_err(rt)?;
-                ENV.get_or_init(|| e)
-            }
-        };
+        let env = environment(assets, manifest)?;
         let threads = intra_threads.max(1);
         let load = |spec: &ModelSpec| -> Result<Loaded> {
             let path = assets.file(&spec.file)?;

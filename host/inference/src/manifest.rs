@@ -29,6 +29,12 @@ pub enum Role {
     Landmarks,
     Liveness,
     Embedding,
+    /// Document reading: a text detector and a recogniser, both optional (without them the
+    /// server reads no documents).
+    #[serde(rename = "text-detector")]
+    TextDetector,
+    #[serde(rename = "text-recognizer")]
+    TextRecognizer,
     /// Listed (fetched, verified) but not loaded.
     None,
 }
@@ -208,6 +214,11 @@ impl Manifest {
                 return bad(format!("exactly one {role:?} model is needed"));
             }
         }
+        for role in [Role::TextDetector, Role::TextRecognizer] {
+            if self.models.iter().filter(|m| m.role == role).count() > 1 {
+                return bad(format!("at most one {role:?} model is allowed"));
+            }
+        }
         if !self.models.iter().any(|m| m.role == Role::Embedding) {
             return bad("at least one embedding model is needed".into());
         }
@@ -229,6 +240,8 @@ impl Manifest {
                 Role::Landmarks => m.format.as_deref() == Some("pfld68"),
                 Role::Liveness => m.format.as_deref() == Some("minifasnet"),
                 Role::Embedding => m.dims.is_some_and(|d| d > 0) && m.size == [112, 112],
+                Role::TextDetector => m.format.as_deref() == Some("db"),
+                Role::TextRecognizer => m.format.as_deref() == Some("ctc") && m.size[1] == 48,
                 Role::None => true,
             };
             if let Some(c) = &m.calibration {
@@ -240,7 +253,7 @@ impl Manifest {
             if !format_ok {
                 return bad(format!(
                     "model '{}': unsupported for role {:?} (detector: ultraface, landmarks: pfld68, liveness: \
-                     minifasnet, embedding: 112×112 input with `dims`)",
+                     minifasnet, embedding: 112×112 input with `dims`, text-detector: db, text-recognizer: ctc of height 48)",
                     m.name, m.role
                 ));
             }
@@ -251,6 +264,11 @@ impl Manifest {
     pub fn one(&self, role: Role) -> &ModelSpec {
         // `check` guarantees exactly one.
         self.models.iter().find(|m| m.role == role).unwrap_or_else(|| unreachable!("checked manifest"))
+    }
+
+    /// The model of an optional role.
+    pub fn optional(&self, role: Role) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.role == role)
     }
 
     pub fn embedders(&self) -> impl Iterator<Item = &ModelSpec> {

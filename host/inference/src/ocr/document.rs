@@ -1,0 +1,214 @@
+//! Reading a photographed document page: every text line, the MRZ (found among the lines,
+//! straightened and decoded against its layout), and the printed fields found by their labels.
+
+use super::{Ocr, Quad};
+use crate::Result;
+use image::RgbImage;
+use vigil_mrz::{Format, Mrz};
+
+/// The longest side the page is scaled to for detection.
+const DETECT_SIDE: u32 = 960;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The photo may hold two facing pages (a passport opened at its data page): printed fields
+    /// are looked for only on the page that holds the MRZ.
+    pub double_page_spread: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { double_page_spread: true }
+    }
+}
+
+/// A line of text found on the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLine {
+    pub text: String,
+    /// Mean probability of its characters.
+    pub confidence: f32,
+    pub quad: Quad,
+}
+
+/// A decoded MRZ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MrzReading {
+    pub mrz: Mrz,
+    /// The lowest probability among its characters.
+    pub confidence: f32,
+    /// The page was read upside down.
+    pub rotated: bool,
+    /// The lines' boxes in the image.
+    pub quads: Vec<Quad>,
+}
+
+/// A printed field located by its label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisualField {
+    /// The field's name (`surname`, `date_of_birth`, …).
+    pub name: &'static str,
+    pub value: String,
+    pub confidence: f32,
+    /// The label it was found under.
+    pub label: String,
+}
+
+/// Everything read from one image.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DocumentReading {
+    pub mrz: Option<MrzReading>,
+    pub fields: Vec<VisualField>,
+    pub lines: Vec<TextLine>,
+}
+
+/// Characters the full dictionary offers for MRZ characters.
+fn normalise(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '×' => 'X',
+            '《' | '〈' | '‹' | 'く' | '«' => '<',
+            c => c,
+        })
+        .collect()
+}
+
+/// Whether a greedy reading looks like (part of) an MRZ line: almost only MRZ characters, with
+/// fillers or long enough to be a line of numbers.
+fn mrz_like(text: &str) -> bool {
+    let n = text.chars().count();
+    if n < 6 {
+        return false;
+    }
+    let good = text.chars().filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '<').count();
+    good * 10 >= n * 9 && (text.contains("<<") || n >= 24)
+}
+
+impl Ocr {
+    /// Reads a document page: its lines, the MRZ and the printed fields. A page with no text
+    /// gives an empty reading; an upside-down page is read turned.
+    pub fn read_document(&self, img: &RgbImage, opts: ReadOptions) -> Result<DocumentReading> {
+        let first = self.read_page(img, opts, false)?;
+        if first.mrz.is_some() || first.lines.iter().filter(|l| l.confidence > 0.8).count() >= 3 {
+            return Ok(first);
+        }
+        // Nothing legible: the page may be upside down.
+        let turned = image::imageops::rotate180(img);
+        let second = self.read_page(&turned, opts, true)?;
+        Ok(if second.mrz.is_some() || second.lines.len() > first.lines.len() { second } else { first })
+    }
+
+    fn read_page(&self, img: &RgbImage, opts: ReadOptions, rotated: bool) -> Result<DocumentReading> {
+        let boxes = self.detect(img, DETECT_SIDE)?;
+        let mut lines = Vec::with_capacity(boxes.len());
+        for (quad, _) in boxes {
+            if quad.w < 2.0 * quad.h.min(8.0) {
+                continue;
+            }
+            let (text, confidence) = self.read(img, &quad)?;
+            let text = normalise(text.trim());
+            if !text.is_empty() {
+                lines.push(TextLine { text, confidence, quad });
+            }
+        }
+        let mrz = self.find_mrz(img, &lines)?.map(|mut m| {
+            m.rotated = rotated;
+            m
+        });
+        let fields = super::fields::locate(&lines, mrz.as_ref(), opts);
+        Ok(DocumentReading { mrz, fields, lines })
+    }
+
+    /// The MRZ among the page's lines: rows of MRZ-like boxes, the bottom two or three made equally
+    /// long, cut tightly from the image and decoded against each layout with that many lines;
+    /// the reading whose check digits hold wins (then the likelier one).
+    fn find_mrz(&self, img: &RgbImage, lines: &[TextLine]) -> Result<Option<MrzReading>> {
+        let cand: Vec<&TextLine> = lines.iter().filter(|l| mrz_like(&l.text)).collect();
+        let Some(longest) = cand.iter().max_by(|a, b| a.quad.w.total_cmp(&b.quad.w)) else { return Ok(None) };
+        let (ux, uy) = (longest.quad.ux, longest.quad.uy);
+        // Rows: boxes whose centres lie within half a line height across the text direction.
+        let mut rows: Vec<(f32, Vec<&TextLine>)> = Vec::new();
+        for l in &cand {
+            let across = -l.quad.cx * uy + l.quad.cy * ux;
+            match rows.iter_mut().find(|(at, _)| (at - across).abs() < 0.5 * l.quad.h) {
+                Some(r) => r.1.push(l),
+                None => rows.push((across, vec![l])),
+            }
+        }
+        let mut rows: Vec<(f32, Quad)> = rows
+            .into_iter()
+            .map(|(at, ls)| {
+                let pts: Vec<(f32, f32)> = ls.iter().flat_map(|l| l.quad.corners()).collect();
+                (at, Quad::enclosing(&pts, ux, uy))
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let widest = rows.iter().map(|r| r.1.w).fold(0.0, f32::max);
+        // MRZ lines are long and evenly spaced; a short row is a printed field in OCR-B.
+        rows.retain(|r| r.1.w >= 0.6 * widest && r.1.w >= 10.0 * r.1.h);
+        let mut best: Option<(bool, f32, MrzReading)> = None;
+        for n in [3usize, 2] {
+            if rows.len() < n {
+                continue;
+            }
+            let chosen: Vec<Quad> = rows[rows.len() - n..].iter().map(|r| r.1).collect();
+            let gaps: Vec<f32> = rows[rows.len() - n..].windows(2).map(|w| w[1].0 - w[0].0).collect();
+            let h = chosen.iter().map(|q| q.h).fold(0.0, f32::max);
+            if gaps.iter().any(|&g| g > 3.0 * h || g < 0.8 * h) {
+                continue;
+            }
+            let equal = equalise(&chosen);
+            for format in Format::ALL.into_iter().filter(|f| f.lines() == n) {
+                for flip in [false, true] {
+                    if let Some(r) = self.decode_mrz(img, &equal, format, flip)? {
+                        let key = (r.mrz.valid(), r.mrz.checks.iter().filter(|c| c.valid()).count() as f32 + r.confidence);
+                        if best.as_ref().is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+                            best = Some((key.0, key.1, r));
+                        }
+                    }
+                    if best.as_ref().is_some_and(|b| b.0) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(best.map(|b| b.2))
+    }
+
+    fn decode_mrz(&self, img: &RgbImage, quads: &[Quad], format: Format, flip: bool) -> Result<Option<MrzReading>> {
+        let template = vigil_mrz::template(format);
+        let ordered: Vec<Quad> =
+            if flip { quads.iter().rev().map(Quad::flipped).collect() } else { quads.to_vec() };
+        let mut texts = Vec::with_capacity(ordered.len());
+        let mut confidence = 1.0f32;
+        for (q, t) in ordered.iter().zip(&template) {
+            let lp = self.mrz_log_probs(img, q)?;
+            let Some(d) = super::ctc::fixed_length(&lp, vigil_mrz::ALPHABET, t) else { return Ok(None) };
+            confidence = d.char_probs.iter().copied().fold(confidence, f32::min);
+            texts.push(d.text);
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        Ok(Mrz::parse(&refs).ok().map(|mrz| MrzReading { mrz, confidence, rotated: false, quads: ordered }))
+    }
+}
+
+/// MRZ lines are equally long and left-aligned: each line is stretched to the span of all of
+/// them along the text direction (a detector often misses a line's filler tail).
+fn equalise(rows: &[Quad]) -> Vec<Quad> {
+    let (ux, uy) = (rows[0].ux, rows[0].uy);
+    let (mut a0, mut a1) = (f32::MAX, f32::MIN);
+    for q in rows {
+        for (x, y) in q.corners() {
+            let a = x * ux + y * uy;
+            a0 = a0.min(a);
+            a1 = a1.max(a);
+        }
+    }
+    rows.iter()
+        .map(|q| {
+            let b = -q.cx * uy + q.cy * ux;
+            let a = (a0 + a1) / 2.0;
+            Quad { cx: a * ux - b * uy, cy: a * uy + b * ux, ux, uy, w: a1 - a0, h: q.h }
+        })
+        .collect()
+}

@@ -1,0 +1,202 @@
+//! Document reading with PaddleOCR's PP-OCRv4 models: text detection (DB) with its
+//! post-processing, recognition with CTC decoding, a reader for ICAO machine-readable zones that
+//! decodes each line against its layout's template, and the printed fields found by their labels.
+//!
+//! Pre-processing follows the models' training: BGR scaled to [-1, 1], detector sides in
+//! multiples of 32, recogniser input 48 pixels high. The recogniser's dictionary is read from the
+//! model's metadata (`character`); class 0 is the CTC blank, class i the dictionary's entry i − 1
+//! and the last class a space.
+
+pub mod ctc;
+mod document;
+mod fields;
+pub mod geometry;
+
+pub use document::{DocumentReading, MrzReading, ReadOptions, TextLine, VisualField};
+pub use geometry::Quad;
+
+use crate::manifest::{Manifest, Role};
+use crate::{Assets, InferenceError, Loaded, Result, count_run, rt, session};
+use image::RgbImage;
+use ort::value::TensorRef;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+type LoadedKey = (PathBuf, String);
+static LOADED: Mutex<Option<HashMap<LoadedKey, Arc<Ocr>>>> = Mutex::new(None);
+
+/// DB post-processing settings of PP-OCR: pixel threshold, box score threshold, unclip ratio.
+const DB_THRESH: f32 = 0.3;
+const DB_BOX_THRESH: f32 = 0.5;
+const DB_UNCLIP: f32 = 1.6;
+/// The widest strip the recogniser is given.
+const MAX_REC_WIDTH: u32 = 3200;
+
+/// The text detector and recogniser, loaded.
+pub struct Ocr {
+    det: Loaded,
+    rec: Loaded,
+    /// Class index → character (index 0, the blank, holds '\0').
+    dict: Vec<char>,
+    /// Class index of each MRZ character, in `vigil_mrz::ALPHABET` order.
+    mrz_classes: Vec<usize>,
+    /// Class index of characters the recogniser writes for an MRZ character (× for X, 《 for <).
+    lookalikes: Vec<(usize, usize)>,
+}
+
+impl Ocr {
+    /// The text models of `manifest`, loaded once per process; `None` when it lists none.
+    pub fn load(assets: &Assets, manifest: &Manifest, intra_threads: usize) -> Result<Option<Arc<Ocr>>> {
+        let (Some(det), Some(rec)) = (manifest.optional(Role::TextDetector), manifest.optional(Role::TextRecognizer))
+        else {
+            return Ok(None);
+        };
+        let mut loaded = LOADED.lock().map_err(|_| InferenceError::Runtime("OCR cache poisoned".into()))?;
+        let map = loaded.get_or_insert_with(HashMap::new);
+        let key = (assets.dir.clone(), format!("{},{}", det.sha256, rec.sha256));
+        if let Some(o) = map.get(&key) {
+            return Ok(Some(o.clone()));
+        }
+        let env = crate::environment(assets, manifest)?;
+        let load = |spec: &crate::manifest::ModelSpec| -> Result<Loaded> {
+            let path = assets.file(&spec.file)?;
+            crate::manifest::verify(&path, &spec.sha256)?;
+            let s = session(env, &path, intra_threads.max(1)).map_err(|e| rt(format!("{}: {e}", spec.name)))?;
+            Ok(Loaded { spec: spec.clone(), session: Mutex::new(s) })
+        };
+        let (det, rec) = (load(det)?, load(rec)?);
+        let keys = {
+            let s = rec.lock()?;
+            let meta = s.metadata().map_err(rt)?;
+            meta.custom("character").ok_or_else(|| {
+                InferenceError::Manifest(format!("{} has no `character` dictionary in its metadata", rec.spec.name))
+            })?
+        };
+        let ocr = Arc::new(Ocr::new(det, rec, &keys)?);
+        map.insert(key, ocr.clone());
+        Ok(Some(ocr))
+    }
+
+    fn new(det: Loaded, rec: Loaded, keys: &str) -> Result<Ocr> {
+        let mut dict = vec!['\0'];
+        dict.extend(keys.split('\n').map(|l| l.trim_end_matches('\r').chars().next().unwrap_or(' ')));
+        dict.push(' ');
+        let class_of = |c: char| dict.iter().position(|&d| d == c);
+        let mrz_classes = vigil_mrz::ALPHABET
+            .iter()
+            .map(|&c| class_of(c as char))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| InferenceError::Manifest("the recogniser's dictionary lacks MRZ characters".into()))?;
+        let mut lookalikes = Vec::new();
+        for (look, real) in [('×', 'X'), ('《', '<'), ('〈', '<'), ('‹', '<'), ('く', '<')] {
+            if let (Some(l), Some(i)) = (class_of(look), vigil_mrz::alphabet_index(real)) {
+                lookalikes.push((l, i));
+            }
+        }
+        Ok(Ocr { det, rec, dict, mrz_classes, lookalikes })
+    }
+
+    /// NCHW float input of an image, normalised per the model's manifest entry.
+    fn input(m: &Loaded, img: &RgbImage) -> Vec<f32> {
+        let plane = (img.width() * img.height()) as usize;
+        let mut buf = vec![0f32; 3 * plane];
+        let s = &m.spec;
+        let bgr = s.channels == crate::manifest::Channels::Bgr;
+        for (i, p) in img.pixels().enumerate() {
+            for c in 0..3 {
+                let src = if bgr { 2 - c } else { c };
+                buf[c * plane + i] = (f32::from(p.0[src]) - s.mean[c]) / s.std[c];
+            }
+        }
+        buf
+    }
+
+    /// Text boxes in `img` (pixels), with the detector's mean probability. The page is scaled so
+    /// its longer side is at most `max_side` (sides rounded to multiples of 32).
+    pub fn detect(&self, img: &RgbImage, max_side: u32) -> Result<Vec<(Quad, f32)>> {
+        let (w, h) = img.dimensions();
+        if w < 16 || h < 16 {
+            return Err(InferenceError::Input(format!("image of {w}×{h} is too small to read")));
+        }
+        let scale = (max_side as f32 / w.max(h) as f32).min(1.0);
+        let round = |v: u32| ((v as f32 * scale / 32.0).round() as u32).max(1) * 32;
+        let (dw, dh) = (round(w), round(h));
+        let small = image::imageops::resize(img, dw, dh, image::imageops::FilterType::Triangle);
+        let buf = Self::input(&self.det, &small);
+        let prob = {
+            let mut session = self.det.lock()?;
+            let input = TensorRef::from_array_view(([1usize, 3, dh as usize, dw as usize], &buf[..])).map_err(rt)?;
+            let started = std::time::Instant::now();
+            let out = session.run(ort::inputs![self.det.spec.input.as_str() => input]).map_err(rt)?;
+            count_run(started);
+            let (shape, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+            if v.len() != (dw * dh) as usize {
+                return Err(rt(format!("text detector answered shape {shape:?} for {dw}×{dh}")));
+            }
+            v.to_vec()
+        };
+        let (sx, sy) = (w as f32 / dw as f32, h as f32 / dh as f32);
+        Ok(geometry::db_boxes(&prob, dw as usize, dh as usize, DB_THRESH, DB_BOX_THRESH, DB_UNCLIP)
+            .into_iter()
+            .map(|(q, s)| {
+                let pts: Vec<(f32, f32)> = q.corners().iter().map(|&(x, y)| (x * sx, y * sy)).collect();
+                (Quad::enclosing(&pts, q.ux, q.uy), s)
+            })
+            .map(|(q, s)| (geometry::upright(q), s))
+            .collect())
+    }
+
+    /// The recogniser's per-frame class probabilities for a strip (T frames × classes).
+    fn frames(&self, strip: &RgbImage) -> Result<(Vec<f32>, usize)> {
+        let buf = Self::input(&self.rec, strip);
+        let mut session = self.rec.lock()?;
+        let shape = [1usize, 3, strip.height() as usize, strip.width() as usize];
+        let input = TensorRef::from_array_view((shape, &buf[..])).map_err(rt)?;
+        let started = std::time::Instant::now();
+        let out = session.run(ort::inputs![self.rec.spec.input.as_str() => input]).map_err(rt)?;
+        count_run(started);
+        let (shape, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let classes = shape.last().copied().unwrap_or(0) as usize;
+        if classes != self.dict.len() {
+            return Err(rt(format!("recogniser answered {classes} classes; its dictionary has {}", self.dict.len())));
+        }
+        Ok((v.to_vec(), classes))
+    }
+
+    fn strip(&self, img: &RgbImage, q: &Quad, margin: f32, stretch: f32) -> RgbImage {
+        let h = self.rec.spec.size[1];
+        let s = geometry::warp(img, q, h, margin, stretch, MAX_REC_WIDTH);
+        if s.width() >= self.rec.spec.size[0] {
+            return s;
+        }
+        // Short strips are padded on the right to the model's minimum width, as in training.
+        let mut padded = RgbImage::from_pixel(self.rec.spec.size[0], h, image::Rgb([127, 127, 127]));
+        image::imageops::replace(&mut padded, &s, 0, 0);
+        padded
+    }
+
+    /// Reads the text in a box with greedy decoding: (text, mean character probability).
+    pub fn read(&self, img: &RgbImage, q: &Quad) -> Result<(String, f32)> {
+        let strip = self.strip(img, q, 0.0, 1.0);
+        let (probs, classes) = self.frames(&strip)?;
+        Ok(ctc::greedy(&probs, classes, &self.dict))
+    }
+
+    /// Per frame of a strip cut from `q`: log-probabilities of the blank and the 37 MRZ
+    /// characters (look-alikes folded in).
+    fn mrz_log_probs(&self, img: &RgbImage, q: &Quad) -> Result<Vec<Vec<f32>>> {
+        let strip = self.strip(img, q, 0.5, 1.0);
+        let (probs, classes) = self.frames(&strip)?;
+        Ok(probs
+            .chunks_exact(classes)
+            .map(|f| {
+                let mut v: Vec<f32> = std::iter::once(f[0]).chain(self.mrz_classes.iter().map(|&c| f[c])).collect();
+                for &(look, i) in &self.lookalikes {
+                    v[1 + i] += f[look];
+                }
+                v.into_iter().map(|p| p.max(1e-12).ln()).collect()
+            })
+            .collect())
+    }
+}
