@@ -14,7 +14,7 @@ export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
 export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
-PLUGIN_CRATES := quality biometry collection report-template report-custom hostile answer ab-pick bigmem sneaky legacy
+PLUGIN_CRATES := quality biometry collection documents document-check report-template report-custom hostile answer ab-pick bigmem sneaky legacy
 
 .PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness fuzz load clean
 
@@ -46,6 +46,7 @@ plugins: setup
 	cd plugins && for p in $(PLUGIN_CRATES); do \
 		CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2 -p $$p || exit 1; done
 	cd examples/strict-liveness && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2
+	cd examples/age-check && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) build --release --locked --target wasm32-wasip2
 
 run: build
 	$(BIN) serve
@@ -59,7 +60,8 @@ unit:
 	@mkdir -p $(CARGO_TARGET_DIR)
 	set -o pipefail; $(CARGO) test --workspace --lib --bins --tests --locked 2>&1 | tee $(CARGO_TARGET_DIR)/vigil-test.log
 	# The SDK's template set-up, built for the host inside the plugins workspace.
-	set -o pipefail; cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) test --locked -p report-template 2>&1 | tee -a $(CARGO_TARGET_DIR)/vigil-test.log
+	set -o pipefail; cd plugins && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) test --locked -p report-template -p document-check 2>&1 | tee -a $(CARGO_TARGET_DIR)/vigil-test.log
+	set -o pipefail; cd examples/age-check && CARGO_TARGET_DIR=$(PLUGIN_TARGET) $(CARGO) test --locked 2>&1 | tee -a $(CARGO_TARGET_DIR)/vigil-test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "vigil: %d passed, %d failed\n", p, f; exit (f > 0) }' $(CARGO_TARGET_DIR)/vigil-test.log
 
 test: setup assets plugins lint unit
@@ -74,7 +76,7 @@ release: setup
 BENCH_VENV ?= $(CARGO_TARGET_DIR)/bench-venv
 $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q onnxruntime==1.32.0 numpy==2.4.6 pillow==13.0.0
+	$(BENCH_VENV)/bin/pip install -q onnxruntime==1.32.0 numpy==2.4.6 pillow==13.0.0 rapidocr-onnxruntime==1.4.4
 
 # Speed is measured here, not in timed tests.
 bench: setup assets plugins $(BENCH_VENV)/bin/python
@@ -86,6 +88,7 @@ bench: setup assets plugins $(BENCH_VENV)/bin/python
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench collections
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench pgvector
 	$(CARGO) bench --profile release --locked -p vigil-tests --bench reports
+	VIGIL_BENCH_PYTHON=$(BENCH_VENV)/bin/python $(CARGO) bench --profile release --locked -p vigil-tests --bench documents
 	$(CARGO) build --release --locked -p vigil
 	bench/rss.sh $(CARGO_TARGET_DIR)/release/vigil $(VIGIL_PLUGINS_DIR) $(VIGIL_ASSETS_DIR)
 

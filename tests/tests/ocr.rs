@@ -29,6 +29,8 @@ struct Rates {
     valid_wrong: usize,
     fields_right: usize,
     fields_total: usize,
+    /// Pages the fast MRZ-only path (`read_mrz`) read exactly.
+    fast_exact: usize,
 }
 
 fn run_set(ocr: &Ocr, layout: Layout, n: usize, seed: u64, capture: fn(&mut Rng) -> Capture) -> Rates {
@@ -42,9 +44,16 @@ fn run_set(ocr: &Ocr, layout: Layout, n: usize, seed: u64, capture: fn(&mut Rng)
         let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
         let reading = ocr.read_document(&img, ReadOptions::default()).unwrap();
         r.pages += 1;
+        r.fast_exact += usize::from(ocr.read_mrz(&img).unwrap().is_some_and(|m| m.mrz.lines == doc.mrz));
         match &reading.mrz {
             Some(m) => {
                 let exact = m.mrz.lines == doc.mrz;
+                let min = m.char_probs.iter().flatten().copied().fold(1.0f32, f32::min);
+                eprintln!(
+                    "{layout:?} page {i}: exact {exact} valid {} mean {:.3} min {min:.3}",
+                    m.mrz.valid(),
+                    m.confidence
+                );
                 r.exact += exact as usize;
                 r.valid += m.mrz.valid() as usize;
                 r.valid_wrong += (m.mrz.valid() && !exact) as usize;
@@ -81,6 +90,7 @@ fn run_set(ocr: &Ocr, layout: Layout, n: usize, seed: u64, capture: fn(&mut Rng)
 fn td3_passport_pages_photographed_by_phone() {
     let r = run_set(&ocr(), Layout::Td3, 12, 1, Capture::phone);
     assert!(r.exact * 100 >= r.pages * 90, "{r:?}");
+    assert!(r.fast_exact * 100 >= r.pages * 80, "{r:?}");
     assert_eq!(r.valid_wrong, 0, "{r:?}");
     assert!(r.fields_right * 100 >= r.fields_total * 85, "{r:?}");
 }
@@ -91,6 +101,49 @@ fn td1_cards_photographed_by_phone() {
     assert!(r.exact * 100 >= r.pages * 90, "{r:?}");
     assert_eq!(r.valid_wrong, 0, "{r:?}");
     assert!(r.fields_right * 100 >= r.fields_total * 85, "{r:?}");
+}
+
+/// Small, blurred, badly compressed, tilted photos: the floor is lower and is what is measured.
+#[test]
+fn td3_pages_in_harsh_conditions() {
+    let r = run_set(&ocr(), Layout::Td3, 8, 3, Capture::harsh);
+    assert!(r.exact * 100 >= r.pages * 60, "{r:?}");
+    assert!(r.valid_wrong <= 1, "{r:?}");
+}
+
+/// A page photographed upside down is read turned; a passport opened at its data page (the
+/// facing page above it, with a decoy label) gives the data page's fields only.
+#[test]
+fn upside_down_pages_and_double_page_spreads() {
+    let ocr = ocr();
+    let mut rng = Rng::new(21);
+    let doc = document(&mut rng, Layout::Td3, Defect::None, &portrait(1), 12.0).unwrap();
+    let page = &doc.pages[0];
+    let turned = image::imageops::rotate180(page);
+    let jpeg = photograph(&turned, &Capture::scan(1300), &mut rng);
+    let r = ocr.read_document(&image::load_from_memory(&jpeg).unwrap().to_rgb8(), ReadOptions::default()).unwrap();
+    let m = r.mrz.expect("MRZ of the turned page");
+    assert!(m.rotated);
+    assert_eq!(m.mrz.lines, doc.mrz);
+
+    // The facing page: another document's data page above, as if the booklet held two.
+    let other = document(&mut Rng::new(99), Layout::Td3, Defect::None, &portrait(2), 12.0).unwrap();
+    let mut upper = other.pages[0].clone();
+    // Its MRZ band is blanked: a facing page has none.
+    for y in (upper.height() * 70 / 88)..upper.height() {
+        for x in 0..upper.width() {
+            upper.put_pixel(x, y, image::Rgb([240, 240, 236]));
+        }
+    }
+    let mut spread = image::RgbImage::new(page.width(), page.height() * 2);
+    image::imageops::replace(&mut spread, &upper, 0, 0);
+    image::imageops::replace(&mut spread, page, 0, i64::from(page.height()));
+    let jpeg = photograph(&spread, &Capture::scan(1100), &mut rng);
+    let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
+    let r = ocr.read_document(&img, ReadOptions { double_page_spread: true }).unwrap();
+    assert_eq!(r.mrz.as_ref().map(|m| &m.mrz.lines), Some(&doc.mrz));
+    let surname = r.fields.iter().find(|f| f.name == "surname").map(|f| f.value.clone());
+    assert!(surname.as_deref().is_some_and(|s| vigil_mrz::same_text(s, &doc.holder.surname)), "{surname:?}");
 }
 
 #[test]
@@ -105,7 +158,15 @@ fn debug_lines() {
     let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
     let r = ocr.read_document(&img, ReadOptions::default()).unwrap();
     for l in &r.lines {
-        eprintln!("{:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}", l.quad.cx - l.quad.w / 2.0, l.quad.cy, l.quad.w, l.quad.h, l.confidence, l.text);
+        eprintln!(
+            "{:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}",
+            l.quad.cx - l.quad.w / 2.0,
+            l.quad.cy,
+            l.quad.w,
+            l.quad.h,
+            l.confidence,
+            l.text
+        );
     }
     for f in &r.fields {
         eprintln!("{} = {} ({})", f.name, f.value, f.label);

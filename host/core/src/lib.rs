@@ -10,6 +10,7 @@ pub mod auth;
 pub mod collections;
 pub mod companies;
 pub mod crypto;
+pub mod documents;
 pub mod eval;
 pub mod folders;
 pub mod frames;

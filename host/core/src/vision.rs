@@ -23,6 +23,8 @@ pub struct NativeVision {
     /// The application, for collection search; weak, as the application holds this through the
     /// plugin host. Unset (eval, admin commands): collections are not available.
     app: std::sync::OnceLock<std::sync::Weak<crate::Inner>>,
+    /// Document reading; `None` when the model manifest has no text models.
+    ocr: crate::documents::SharedOcr,
 }
 
 impl NativeVision {
@@ -34,7 +36,13 @@ impl NativeVision {
                 return Err(format!("embedding model '{m}' is not in the model manifest ({})", known.join(", ")));
             }
         }
-        Ok(NativeVision { vision, choice, app: std::sync::OnceLock::new() })
+        Ok(NativeVision { vision, choice, app: std::sync::OnceLock::new(), ocr: None })
+    }
+
+    /// Reads documents with `ocr`.
+    pub fn with_ocr(mut self, ocr: crate::documents::SharedOcr) -> NativeVision {
+        self.ocr = ocr;
+        self
     }
 
     /// Serves collection search from `app` (once it exists: it is built with this vision).
@@ -229,6 +237,31 @@ impl Services for NativeVision {
         Box::pin(async move {
             self.app()?.plugin_collections(ctx.company_id).await.map_err(|e| GuestError::Host(e.message))
         })
+    }
+
+    fn read_document<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        img: Arc<image::RgbImage>,
+        double_page_spread: bool,
+    ) -> BoxFuture<'a, Result<vigil_plugin_host::DocumentReading, GuestError>> {
+        let (v, ocr) = (self.vision.clone(), self.ocr.clone());
+        Box::pin(async move {
+            let ocr = ocr.ok_or_else(|| {
+                GuestError::NotAvailable("document reading needs the text models of the model manifest".into())
+            })?;
+            tokio::task::spawn_blocking(move || crate::documents::read(&ocr, &v, &img, double_page_spread))
+                .await
+                .map_err(joined)?
+        })
+    }
+
+    fn run_document_checks<'a>(
+        &'a self,
+        ctx: &'a CallContext,
+        input: vigil_plugin_host::CheckInput,
+    ) -> BoxFuture<'a, Result<Vec<vigil_plugin_host::CheckOutcome>, GuestError>> {
+        Box::pin(async move { self.app()?.run_document_checks(ctx.company_id, input).await })
     }
 
     fn confidence(&self, model: &str, cosine: f32) -> Result<f32, GuestError> {

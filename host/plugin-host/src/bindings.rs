@@ -1,4 +1,4 @@
-//! One `bindgen!` per world of `vigil:plugin@1.4.0`. The analysis world generates the shared
+//! One `bindgen!` per world of `vigil:plugin@1.5.0`. The analysis world generates the shared
 //! interfaces; the other worlds reuse them through `with`. Imports are async (inference awaits)
 //! and trappable (quota breaches trap the guest).
 
@@ -23,6 +23,7 @@ pub mod document_check {
         exports: { default: async },
         with: {
             "vigil:plugin/types": crate::bindings::analysis::vigil::plugin::types,
+            "vigil:plugin/document-types": crate::bindings::analysis::vigil::plugin::document_types,
             "vigil:plugin/log": crate::bindings::analysis::vigil::plugin::log,
             "vigil:plugin/config": crate::bindings::analysis::vigil::plugin::config,
         },

@@ -175,7 +175,7 @@ impl WasiView for HostState {
 
 impl wit::types::Host for HostState {}
 impl wit::analysis_types::Host for HostState {}
-impl crate::bindings::document_check::vigil::plugin::document_types::Host for HostState {}
+impl wit::document_types::Host for HostState {}
 impl crate::bindings::report_template::vigil::plugin::report_types::Host for HostState {}
 impl crate::bindings::ab_rule::vigil::plugin::ab_types::Host for HostState {}
 
@@ -476,6 +476,83 @@ impl wit::collections::Host for HostState {
                     embedding_model: c.embedding_model,
                     persons: c.persons,
                     faces: c.faces,
+                })
+                .collect()
+        }))
+    }
+}
+
+impl wit::documents::Host for HostState {
+    async fn read(
+        &mut self,
+        img: Resource<ImageRes>,
+        options: wit::documents::ReadOptions,
+    ) -> wasmtime::Result<Result<wit::documents::DocumentReading, WitError>> {
+        use wit::documents as d;
+        self.charge()?;
+        let img = self.image(&img)?;
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.read_document(&ctx, img, options.double_page_spread)).await;
+        Ok(r.map(|doc| d::DocumentReading {
+            mrz: doc.mrz.map(|m| d::MrzReading {
+                format: m.format,
+                lines: m.lines,
+                valid: m.valid,
+                checks: m
+                    .checks
+                    .into_iter()
+                    .map(|(field, found, expected)| d::MrzCheck { field, found, expected })
+                    .collect(),
+                confidence: m.confidence,
+                rotated: m.rotated,
+            }),
+            fields: doc
+                .fields
+                .into_iter()
+                .map(|f| wit::document_types::Field { name: f.name, visual: f.visual, mrz: f.mrz })
+                .collect(),
+            visual_confidence: doc.visual_confidence,
+            face: doc.face.map(|(x, y, width, height)| wit::types::Rect { x, y, width, height }),
+            text_lines: doc.text_lines,
+        }))
+    }
+
+    async fn run_checks(
+        &mut self,
+        request: wit::document_types::CheckRequest,
+    ) -> wasmtime::Result<Result<Vec<wit::documents::CheckOutcome>, WitError>> {
+        use wit::document_types as dt;
+        self.charge()?;
+        let input = crate::CheckInput {
+            document_type: request.document_type,
+            fields: request
+                .fields
+                .into_iter()
+                .map(|f| crate::DocField { name: f.name, visual: f.visual, mrz: f.mrz })
+                .collect(),
+            params_json: request.params_json,
+        };
+        let (svc, ctx) = (self.services.clone(), self.ctx.clone());
+        let r = self.timed(svc.run_document_checks(&ctx, input)).await;
+        Ok(r.map(|outcomes| {
+            outcomes
+                .into_iter()
+                .map(|o| wit::documents::CheckOutcome {
+                    plugin: o.plugin,
+                    findings: o
+                        .findings
+                        .into_iter()
+                        .map(|f| dt::Finding {
+                            code: f.code,
+                            severity: match f.severity.as_str() {
+                                "error" => dt::Severity::Error,
+                                "warning" => dt::Severity::Warning,
+                                _ => dt::Severity::Info,
+                            },
+                            message: f.message,
+                            field: f.field,
+                        })
+                        .collect(),
                 })
                 .collect()
         }))

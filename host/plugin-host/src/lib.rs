@@ -23,7 +23,8 @@ pub use host::{CallContext, SavedImage};
 pub use limits::Limits;
 pub use registry::Registry;
 pub use services::{
-    BoxFuture, CollectionInfo, FaceBox, FaceShape, MatchScore, NoServices, Services, Surroundings, Texture,
+    BoxFuture, CheckOutcome, CollectionInfo, DocumentReading, FaceBox, FaceShape, MatchScore, MrzReading, NoServices,
+    Services, Surroundings, Texture,
 };
 
 use bindings::ab_rule::AbRulePre;
@@ -42,7 +43,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 /// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "1.4.0";
+pub const WIT_VERSION: &str = "1.5.0";
 /// Largest accepted component.
 pub const MAX_COMPONENT_BYTES: usize = 20 << 20;
 /// Epoch tick.
@@ -78,9 +79,19 @@ impl Kind {
     /// The `vigil:plugin` interfaces the world may import.
     fn imports(self) -> &'static [&'static str] {
         match self {
-            Kind::Analysis => {
-                &["types", "log", "config", "media", "vision", "inference", "collections", "output", "analysis-types"]
-            }
+            Kind::Analysis => &[
+                "types",
+                "log",
+                "config",
+                "media",
+                "vision",
+                "inference",
+                "collections",
+                "output",
+                "analysis-types",
+                "documents",
+                "document-types",
+            ],
             Kind::DocumentCheck => &["types", "log", "config", "document-types"],
             Kind::ReportTemplate => &["types", "log", "config", "report-types"],
             Kind::AbRule => &["types", "config", "ab-types"],
@@ -313,10 +324,6 @@ impl PluginHost {
         // The worlds share interfaces: add the analysis world (the superset) once, then only what
         // the others add of their own.
         bindings::analysis::Analysis::add_to_linker::<HostState, HasSelf<HostState>>(&mut l, |s| s)?;
-        bindings::document_check::vigil::plugin::document_types::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut l,
-            |s| s,
-        )?;
         bindings::report_template::vigil::plugin::report_types::add_to_linker::<HostState, HasSelf<HostState>>(
             &mut l,
             |s| s,
@@ -603,34 +610,59 @@ pub struct Finding {
 }
 
 /// A recognised document field handed to a document check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocField {
     pub name: String,
     pub visual: Option<String>,
     pub mrz: Option<String>,
 }
 
+/// A document check's input.
+#[derive(Debug, Clone)]
+pub struct CheckInput {
+    pub document_type: String,
+    pub fields: Vec<DocField>,
+    pub params_json: String,
+}
+
 impl PluginHost {
     /// Runs `check` of a document-check plugin.
-    pub async fn check(
+    pub async fn check(&self, plugin: &Plugin, company: Uuid, input: CheckInput) -> Result<Vec<Finding>, CallError> {
+        let _permit = self.permit(company)?;
+        self.check_unmetered(plugin, company, input).await
+    }
+
+    /// Runs `check` on behalf of an analysis of the same company that already holds a
+    /// concurrency permit (`documents.run-checks`): taking a second one could starve.
+    pub async fn check_within_call(
         &self,
         plugin: &Plugin,
         company: Uuid,
-        document_type: &str,
-        fields: Vec<DocField>,
-        params_json: &str,
+        input: CheckInput,
     ) -> Result<Vec<Finding>, CallError> {
-        use bindings::document_check::vigil::plugin::document_types as dt;
+        self.check_unmetered(plugin, company, input).await
+    }
+
+    async fn check_unmetered(
+        &self,
+        plugin: &Plugin,
+        company: Uuid,
+        input: CheckInput,
+    ) -> Result<Vec<Finding>, CallError> {
+        use bindings::analysis::vigil::plugin::document_types as dt;
         let Pre::DocumentCheck(pre) = &plugin.pre else {
             return Err(CallError::Host(format!("plugin '{}' is not a document check", plugin.meta.name)));
         };
-        let _permit = self.permit(company)?;
         let mut store = self.store(plugin, company);
         let (wall, cap) = (store.data().budget.wall(), store.data().budget.output_bytes);
         let req = dt::CheckRequest {
-            document_type: document_type.to_string(),
-            fields: fields.into_iter().map(|f| dt::Field { name: f.name, visual: f.visual, mrz: f.mrz }).collect(),
-            params_json: params_json.to_string(),
+            document_type: input.document_type,
+            fields: input
+                .fields
+                .into_iter()
+                .map(|f| dt::Field { name: f.name, visual: f.visual, mrz: f.mrz })
+                .collect(),
+            params_json: input.params_json,
         };
         let run = async {
             let inst = pre.instantiate_async(&mut store).await?;

@@ -43,6 +43,24 @@ impl Registry {
         m.get(&(Some(company), name.to_string())).or_else(|| m.get(&(None, name.to_string()))).cloned()
     }
 
+    /// The active plugins of `kind` that `company` sees, by name: its own, and the built-ins it
+    /// has not replaced with one of the same name.
+    pub fn of_kind(&self, company: Uuid, kind: crate::Kind) -> Vec<Arc<Plugin>> {
+        let Ok(m) = self.active.read() else { return Vec::new() };
+        let mut out: Vec<Arc<Plugin>> = m
+            .iter()
+            .filter(|((c, name), p)| {
+                p.meta.kind == kind
+                    && (*c == Some(company) || (c.is_none() && !m.contains_key(&(Some(company), name.clone()))))
+            })
+            .map(|(_, p)| p.clone())
+            .collect();
+        out.sort_by(|a, b| {
+            (a.meta.company_id.is_some(), &a.meta.name).cmp(&(b.meta.company_id.is_some(), &b.meta.name))
+        });
+        out
+    }
+
     /// Every active (company, name, plugin id).
     pub fn entries(&self) -> Vec<(Option<Uuid>, String, Uuid)> {
         self.active.read().map(|m| m.iter().map(|((c, n), p)| (*c, n.clone(), p.meta.id)).collect()).unwrap_or_default()

@@ -71,6 +71,36 @@ pub struct CollectionInfo {
     pub faces: u64,
 }
 
+/// A decoded MRZ, as plugins see it (see WIT `documents.mrz-reading`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MrzReading {
+    pub format: String,
+    pub lines: Vec<String>,
+    pub valid: bool,
+    /// (field, found, expected) per check digit.
+    pub checks: Vec<(String, String, String)>,
+    pub confidence: f32,
+    pub rotated: bool,
+}
+
+/// What the host read in a document photo (see WIT `documents.document-reading`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DocumentReading {
+    pub mrz: Option<MrzReading>,
+    pub fields: Vec<crate::DocField>,
+    pub visual_confidence: f32,
+    /// The portrait's box (x, y, width, height).
+    pub face: Option<(u32, u32, u32, u32)>,
+    pub text_lines: u32,
+}
+
+/// The findings of one document check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOutcome {
+    pub plugin: String,
+    pub findings: Vec<crate::Finding>,
+}
+
 fn unavailable<'a, T: Send + 'a>(what: &str) -> BoxFuture<'a, Result<T, GuestError>> {
     let msg = format!("{what} is not available on this server");
     Box::pin(async move { Err(GuestError::NotAvailable(msg)) })
@@ -169,6 +199,23 @@ pub trait Services: Send + Sync + 'static {
     /// The caller's company's collections.
     fn list_collections<'a>(&'a self, _ctx: &'a CallContext) -> BoxFuture<'a, Result<Vec<CollectionInfo>, GuestError>> {
         unavailable("collection search")
+    }
+    /// Reads the identity document in `img`.
+    fn read_document<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _img: Arc<RgbImage>,
+        _double_page_spread: bool,
+    ) -> BoxFuture<'a, Result<DocumentReading, GuestError>> {
+        unavailable("document reading")
+    }
+    /// Runs the calling company's document checks on `input`.
+    fn run_document_checks<'a>(
+        &'a self,
+        _ctx: &'a CallContext,
+        _input: crate::CheckInput,
+    ) -> BoxFuture<'a, Result<Vec<CheckOutcome>, GuestError>> {
+        unavailable("document checks")
     }
     /// A cosine of two `model` embeddings on the model's calibrated confidence scale.
     fn confidence(&self, model: &str, _cosine: f32) -> Result<f32, GuestError> {

@@ -213,14 +213,14 @@ async fn uploads_are_validated() {
     big.resize(MAX_COMPONENT_BYTES + 1, 0);
     assert!(refused(Kind::Analysis, &big).contains("limit"));
     let v2 = r#"(component (import "vigil:plugin/log@2.0.0" (instance)))"#;
-    assert!(refused(Kind::Analysis, &wat::parse_str(v2).unwrap()).contains("supports 1.4.0"));
+    assert!(refused(Kind::Analysis, &wat::parse_str(v2).unwrap()).contains("supports 1.5.0"));
     let foreign = r#"(component (import "acme:admin/root@1.0.0" (instance)))"#;
     assert!(refused(Kind::Analysis, &wat::parse_str(foreign).unwrap()).contains("not allowed"));
     let no_export = r#"(component)"#;
     assert!(refused(Kind::Analysis, &wat::parse_str(no_export).unwrap()).contains("does not export 'analyze'"));
     // A valid one carries the SDK stamp.
     let ok = h.compile(Kind::Analysis, &fixture("hostile")).unwrap();
-    assert!(ok.sdk_stamp.as_deref().unwrap_or("").starts_with("world=analysis;wit=1.4.0;sdk="), "{:?}", ok.sdk_stamp);
+    assert!(ok.sdk_stamp.as_deref().unwrap_or("").starts_with("world=analysis;wit=1.5.0;sdk="), "{:?}", ok.sdk_stamp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

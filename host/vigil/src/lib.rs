@@ -27,15 +27,31 @@ pub async fn open_store(s: &Settings) -> Result<Store> {
     Ok(store)
 }
 
-/// Loads native vision from the assets directory as the model manifest describes it.
-pub fn load_vision(s: &Settings) -> Result<Arc<vigil_inference::Vision>> {
+fn manifest(s: &Settings) -> Result<vigil_inference::manifest::Manifest> {
     use vigil_inference::manifest::Manifest;
-    let manifest = match &s.models_manifest {
+    Ok(match &s.models_manifest {
         Some(p) => Manifest::from_file(p).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Manifest::shipped(),
-    };
-    vigil_inference::Vision::load(&vigil_inference::Assets::new(&s.assets_dir), &manifest, s.inference_threads)
+    })
+}
+
+/// Loads native vision from the assets directory as the model manifest describes it.
+pub fn load_vision(s: &Settings) -> Result<Arc<vigil_inference::Vision>> {
+    vigil_inference::Vision::load(&vigil_inference::Assets::new(&s.assets_dir), &manifest(s)?, s.inference_threads)
         .map_err(|e| anyhow::anyhow!("loading the face models: {e}"))
+}
+
+/// Loads the text models for document reading. Their absence is not fatal: the server starts,
+/// says so, and DOCUMENTS answers that document reading is not available.
+pub fn load_ocr(s: &Settings) -> Result<Option<Arc<vigil_inference::ocr::Ocr>>> {
+    let assets = vigil_inference::Assets::new(&s.assets_dir);
+    match vigil_inference::ocr::Ocr::load(&assets, &manifest(s)?, s.inference_threads) {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            tracing::warn!(error = %e, "document reading is off: the text models did not load");
+            Ok(None)
+        }
+    }
 }
 
 /// Videos need ffmpeg; the server still runs without it (photos and shots sets work) but says so.
@@ -132,7 +148,8 @@ pub async fn serve(
     let public = s.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     // Vision is required to serve: a missing asset stops the start with the command that fetches it.
     let vision = vigil_core::vision::NativeVision::new(load_vision(s)?, s.embedding.clone())
-        .map_err(|e| anyhow::anyhow!("embedding_model / company_embedding_models: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("embedding_model / company_embedding_models: {e}"))?
+        .with_ocr(load_ocr(s)?);
     let vision = Arc::new(vision);
     warn_without_ffmpeg(s);
     let app = open_app_with(s, public.trim_end_matches('/').to_string(), vision.clone()).await?;

@@ -24,6 +24,26 @@ impl Date {
         (day >= 1 && day <= days_in_month(year, month)).then_some(Date { year, month, day })
     }
 
+    /// The date `days` after 1970-01-01 (the civil calendar; for clocks that give Unix time).
+    pub fn from_unix_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
+    /// Today in UTC, from the system clock.
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        Date::from_unix_days(secs.div_euclid(86_400))
+    }
+
     /// `YYYY-MM-DD`.
     pub fn parse_iso(s: &str) -> Option<Date> {
         let mut p = s.trim().splitn(3, '-');
@@ -156,10 +176,32 @@ pub fn parse_visual_date(s: &str, pivot: i32) -> Option<Date> {
         }
     };
     // Day, month name (possibly a bilingual pair), year.
-    if tokens.len() >= 3 {
-        if let (Some(d), Some(m)) = (digits(&tokens[0]), month_name(&tokens[1])) {
-            let y_tok = tokens[2..].iter().find(|t| month_name(t).is_none())?;
-            return Date::new(year(y_tok)?, m, d);
+    if tokens.len() >= 3
+        && let (Some(d), Some(m)) = (digits(&tokens[0]), month_name(&tokens[1]))
+    {
+        let y_tok = tokens[2..].iter().find(|t| month_name(t).is_none())?;
+        return Date::new(year(y_tok)?, m, d);
+    }
+    // OCR often drops the spaces: "02MAY1997", "07 JUL2035".
+    let compact: String = tokens.concat();
+    for start in 1..=2usize.min(compact.len()) {
+        let rest = &compact[start..];
+        for len in [4usize, 3] {
+            let Some(name) = rest.get(..len) else { continue };
+            let Some(m) = month_name(name) else { continue };
+            let mut tail = &rest[len..];
+            // A bilingual pair: "AUGAOUT1974".
+            for l2 in [4usize, 3] {
+                if tail.get(..l2).is_some_and(|n| month_name(n).is_some()) {
+                    tail = &tail[l2..];
+                    break;
+                }
+            }
+            if let (Some(d), Some(y)) = (digits(&compact[..start]), year(tail))
+                && let Some(date) = Date::new(y, m, d)
+            {
+                return Some(date);
+            }
         }
     }
     if tokens.len() == 3 {

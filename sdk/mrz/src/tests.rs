@@ -124,6 +124,10 @@ fn printed_dates_in_common_shapes_and_with_ocr_slips() {
     }
     assert_eq!(parse_visual_date("01 0CT 1990", 2026), Date::new(1990, 10, 1));
     assert_eq!(parse_visual_date("15 N0V 2031", 2026), Date::new(2031, 11, 15));
+    assert_eq!(parse_visual_date("02MAY1997", 2026), Date::new(1997, 5, 2));
+    assert_eq!(parse_visual_date("07 JUL2035", 2026), Date::new(2035, 7, 7));
+    assert_eq!(parse_visual_date("01OCT2029", 2026), Date::new(2029, 10, 1));
+    assert_eq!(parse_visual_date("12AUGAOUT74", 2026), Date::new(1974, 8, 12));
     assert_eq!(parse_visual_date("31 FEB 1990", 2026), None);
     assert_eq!(parse_visual_date("hello", 2026), None);
 }
@@ -140,4 +144,12 @@ fn names_compare_through_normalising_folding_and_truncation() {
     assert!(!name_matches("WOLFESCHLEGELSTEINHAUSEN", "WOLFESCHLEGEL", false));
     assert!(same_text("O9VZPSLMR", "09VZP5LMR"));
     assert!(!same_text("L898902C3", "L898902C4"));
+}
+
+#[test]
+fn unix_days_become_civil_dates() {
+    assert_eq!(Date::from_unix_days(0), Date { year: 1970, month: 1, day: 1 });
+    assert_eq!(Date::from_unix_days(20_422), Date { year: 2025, month: 11, day: 30 });
+    assert_eq!(Date::from_unix_days(11_016), Date { year: 2000, month: 2, day: 29 });
+    assert!(Date::today().year >= 2026);
 }

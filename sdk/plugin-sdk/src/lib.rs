@@ -36,11 +36,13 @@
 //! with it (1.3.0); the `vigil-liveness` crate turns them into the built-in QUALITY's cues and
 //! gesture checks. For 1:N search, `collections::list_collections` lists the company's
 //! collections with the model each is bound to (1.4.0) and `collections::search` finds the
-//! persons of one most like a face. Each call runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
+//! persons of one most like a face. For identity documents, `documents::read` gives the MRZ and
+//! the printed fields side by side with the portrait's box, and `documents::run_checks` runs the
+//! company's `document-check` plugins (1.5.0). Each call runs in a fresh sandbox with limits on time, memory, host calls and output size; nothing
 //! survives from one call to the next.
 
 /// The `vigil:plugin` WIT version these bindings implement.
-pub const WIT_VERSION: &str = "1.4.0";
+pub const WIT_VERSION: &str = "1.5.0";
 /// This SDK's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -92,9 +94,10 @@ pub mod analysis {
         default_bindings_module: "vigil_plugin_sdk::analysis",
     });
     pub use self::vigil::plugin::analysis_types::MediaResult;
+    pub use self::vigil::plugin::document_types::{CheckRequest, Field, Finding, Severity};
     pub use self::vigil::plugin::media::{Image, Media, MediaKind};
     pub use self::vigil::plugin::types::{Point, Rect};
-    pub use self::vigil::plugin::{collections, config, inference, log, output, vision};
+    pub use self::vigil::plugin::{collections, config, documents, inference, log, output, vision};
 }
 
 /// Exports a type implementing `analysis::Guest` as the plugin.

@@ -61,14 +61,15 @@ impl Page {
         let ink = [tint[0].saturating_sub(35), tint[1].saturating_sub(20), tint[2].saturating_sub(10)];
         let stroke = Stroke { width: 0.12 * mm, ..Stroke::default() };
         for k in 0..14 {
-            let (amp, freq, phase) = (rng.range(2.0, 6.0), rng.range(0.05, 0.12), rng.range(0.0, 6.28));
+            let (amp, freq, phase) =
+                (rng.range(2.0, 6.0), rng.range(0.05, 0.12), rng.range(0.0, std::f32::consts::TAU));
             let y0 = k as f32 * h_mm / 14.0;
             let mut pb = PathBuilder::new();
             let mut x = 0.0;
             pb.move_to(0.0, (y0 + amp * phase.sin()) * mm);
             while x < w_mm {
                 x += 0.5;
-                pb.line_to(x * mm, (y0 + amp * (freq * x * 6.28 + phase).sin()) * mm);
+                pb.line_to(x * mm, (y0 + amp * (freq * x * std::f32::consts::TAU + phase).sin()) * mm);
             }
             if let Some(path) = pb.finish() {
                 page.px.stroke_path(&path, &paint(ink), &stroke, Transform::identity(), None);
@@ -77,6 +78,7 @@ impl Page {
         page
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Draws `text` with its baseline at (x, y) mm, `size` mm em; `pitch` mm places every
     /// character at a fixed advance (the MRZ). Returns the advance drawn, in mm.
     fn text(&mut self, font: &[u8], text: &str, x: f32, y: f32, size: f32, rgb: [u8; 3], pitch: Option<f32>) -> f32 {
@@ -90,11 +92,11 @@ impl Page {
                 continue;
             };
             let mut o = Outline(PathBuilder::new());
-            if face.outline_glyph(g, &mut o).is_some() {
-                if let Some(path) = o.0.finish() {
-                    let t = Transform::from_row(scale, 0.0, 0.0, -scale, at, y * self.mm);
-                    self.px.fill_path(&path, &p, FillRule::Winding, t, None);
-                }
+            if face.outline_glyph(g, &mut o).is_some()
+                && let Some(path) = o.0.finish()
+            {
+                let t = Transform::from_row(scale, 0.0, 0.0, -scale, at, y * self.mm);
+                self.px.fill_path(&path, &p, FillRule::Winding, t, None);
             }
             at += match pitch {
                 Some(p) => p * self.mm,
@@ -125,17 +127,17 @@ impl Page {
         let crop = image::imageops::crop_imm(img, cx, cy, cw, ch).to_image();
         let scaled = image::imageops::resize(&crop, pw.max(1), ph.max(1), image::imageops::FilterType::Triangle);
         let rgba: Vec<u8> = scaled.pixels().flat_map(|p| [p.0[0], p.0[1], p.0[2], 255]).collect();
-        if let Some(size) = tiny_skia::IntSize::from_wh(pw.max(1), ph.max(1)) {
-            if let Some(pm) = Pixmap::from_vec(rgba, size) {
-                self.px.draw_pixmap(
-                    (x * self.mm) as i32,
-                    (y * self.mm) as i32,
-                    pm.as_ref(),
-                    &PixmapPaint::default(),
-                    Transform::identity(),
-                    None,
-                );
-            }
+        if let Some(size) = tiny_skia::IntSize::from_wh(pw.max(1), ph.max(1))
+            && let Some(pm) = Pixmap::from_vec(rgba, size)
+        {
+            self.px.draw_pixmap(
+                (x * self.mm) as i32,
+                (y * self.mm) as i32,
+                pm.as_ref(),
+                &PixmapPaint::default(),
+                Transform::identity(),
+                None,
+            );
         }
     }
 
@@ -165,7 +167,14 @@ fn get<'a>(printed: &'a [(&'static str, String)], name: &str) -> &'a str {
 }
 
 /// A TD3 passport data page: 125×88 mm.
-pub fn passport(f: &Fonts, rng: &mut Rng, printed: &[(&'static str, String)], mrz: &[String], portrait: &RgbImage, mm: f32) -> RgbImage {
+pub fn passport(
+    f: &Fonts,
+    rng: &mut Rng,
+    printed: &[(&'static str, String)],
+    mrz: &[String],
+    portrait: &RgbImage,
+    mm: f32,
+) -> RgbImage {
     let mut p = Page::new(125.0, 88.0, mm, rng);
     p.text(&f.bold, "PASSPORT / PASSEPORT", 40.0, 7.0, 3.4, [30, 40, 90], None);
     p.rect(5.0, 12.0, 33.0, 43.0, [200, 200, 200]);
@@ -190,7 +199,13 @@ pub fn passport(f: &Fonts, rng: &mut Rng, printed: &[(&'static str, String)], mr
         pb.quad_to((x + 1.1) * mm, (62.0 + rng.range(-3.0, 3.0)) * mm, (x + 2.2) * mm, 62.0 * mm);
     }
     if let Some(path) = pb.finish() {
-        p.px.stroke_path(&path, &paint([20, 30, 110]), &Stroke { width: 0.3 * mm, ..Stroke::default() }, Transform::identity(), None);
+        p.px.stroke_path(
+            &path,
+            &paint([20, 30, 110]),
+            &Stroke { width: 0.3 * mm, ..Stroke::default() },
+            Transform::identity(),
+            None,
+        );
     }
     // The MRZ on a clear band, as ICAO asks.
     p.rect(0.0, 70.0, 125.0, 18.0, [246, 246, 244]);
@@ -199,7 +214,14 @@ pub fn passport(f: &Fonts, rng: &mut Rng, printed: &[(&'static str, String)], mr
 }
 
 /// A TD1 card: 85.6×54 mm, front (fields, portrait) and back (MRZ).
-pub fn id_card(f: &Fonts, rng: &mut Rng, printed: &[(&'static str, String)], mrz: &[String], portrait: &RgbImage, mm: f32) -> (RgbImage, RgbImage) {
+pub fn id_card(
+    f: &Fonts,
+    rng: &mut Rng,
+    printed: &[(&'static str, String)],
+    mrz: &[String],
+    portrait: &RgbImage,
+    mm: f32,
+) -> (RgbImage, RgbImage) {
     let g = |n: &str| get(printed, n);
     let mut front = Page::new(85.6, 54.0, mm, rng);
     front.text(&f.bold, "IDENTITY CARD / CARTE D'IDENTITE", 22.0, 6.0, 2.8, [30, 40, 90], None);

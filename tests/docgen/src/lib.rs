@@ -89,21 +89,67 @@ pub struct Holder {
 }
 
 const SURNAMES: &[&str] = &[
-    "MARTIN", "NOVAK", "OKAFOR", "JANSSEN", "FERREIRA", "KOWALSKI", "LINDQVIST", "MORENO", "HADDAD", "PETERSEN",
-    "O'BRIEN", "DUBOIS-LEROY", "SCHMIDT", "NGUYEN", "ROSSI", "IVANOVA", "BERGMAN", "DA SILVA", "KIM", "WOJCIK",
-    "ABERNATHY-CLOUGH", "VASQUEZ", "TANAKA", "MUELLER", "HOLLOWAY", "QUIGLEY", "ZAHARIEVA", "EKWUEME",
+    "MARTIN",
+    "NOVAK",
+    "OKAFOR",
+    "JANSSEN",
+    "FERREIRA",
+    "KOWALSKI",
+    "LINDQVIST",
+    "MORENO",
+    "HADDAD",
+    "PETERSEN",
+    "O'BRIEN",
+    "DUBOIS-LEROY",
+    "SCHMIDT",
+    "NGUYEN",
+    "ROSSI",
+    "IVANOVA",
+    "BERGMAN",
+    "DA SILVA",
+    "KIM",
+    "WOJCIK",
+    "ABERNATHY-CLOUGH",
+    "VASQUEZ",
+    "TANAKA",
+    "MUELLER",
+    "HOLLOWAY",
+    "QUIGLEY",
+    "ZAHARIEVA",
+    "EKWUEME",
 ];
 const GIVEN: &[&str] = &[
-    "ANNA", "JOHN", "MARIA", "PIETER", "CHIDI", "SOFIA", "LUKAS", "AMARA", "JOAO", "ELIF", "KAROLINA", "OMAR",
-    "ANNE-MARIE", "JEAN PAUL", "XAVIER", "YUKI", "GRETA", "BOGDAN", "QUINN", "HUGO", "ZOE", "NKEM",
+    "ANNA",
+    "JOHN",
+    "MARIA",
+    "PIETER",
+    "CHIDI",
+    "SOFIA",
+    "LUKAS",
+    "AMARA",
+    "JOAO",
+    "ELIF",
+    "KAROLINA",
+    "OMAR",
+    "ANNE-MARIE",
+    "JEAN PAUL",
+    "XAVIER",
+    "YUKI",
+    "GRETA",
+    "BOGDAN",
+    "QUINN",
+    "HUGO",
+    "ZOE",
+    "NKEM",
 ];
-const STATES: &[&str] = &["NLD", "FRA", "D", "CAN", "NOR", "POL", "PRT", "ESP", "KEN", "SWE", "AUT", "GBR", "IRL", "CZE"];
+const STATES: &[&str] =
+    &["NLD", "FRA", "D", "CAN", "NOR", "POL", "PRT", "ESP", "KEN", "SWE", "AUT", "GBR", "IRL", "CZE"];
 const PLACES: &[&str] = &["AMSTERDAM", "LYON", "HAMBURG", "TORONTO", "BERGEN", "KRAKOW", "PORTO", "NAIROBI", "MALMO"];
 const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 
-/// The reference date the generated documents are valid (or expired) against.
+/// The reference date the generated documents are valid (or expired) against: today.
 pub fn today() -> Date {
-    Date { year: 2026, month: 11, day: 30 }
+    Date::today()
 }
 
 fn date(rng: &mut Rng, from: i32, to: i32) -> Date {
@@ -125,7 +171,7 @@ impl Holder {
     /// A random holder with a valid document, seen from [`today`].
     pub fn random(rng: &mut Rng, layout: Layout) -> Holder {
         let state = rng.pick(STATES).to_string();
-        let issue = date(rng, 2018, 2026);
+        let issue = date(rng, today().year - 8, today().year);
         let years = if layout == Layout::Td3 { 10 } else { 5 + rng.below(6) as i32 };
         let mut expiry = Date::new(issue.year + years, issue.month, issue.day).unwrap_or(issue);
         expiry.day = expiry.day.saturating_sub(1).max(1);
@@ -148,7 +194,7 @@ impl Holder {
             given_names: given,
             document_number: number,
             nationality: state,
-            birth: date(rng, 1940, 2007),
+            birth: date(rng, today().year - 85, today().year - 19),
             sex: if rng.below(2) == 0 { 'F' } else { 'M' },
             issue,
             expiry,
@@ -188,7 +234,8 @@ impl Holder {
                 vec![l1, format!("{body}{}", cd(&composite))]
             }
             Layout::Td1 => {
-                let l1 = format!("{}{state}{number}{}{}", pad(&self.document_code, 2), cd(&number), pad(&self.optional, 15));
+                let l1 =
+                    format!("{}{state}{number}{}{}", pad(&self.document_code, 2), cd(&number), pad(&self.optional, 15));
                 let l2 = format!("{birth}{}{}{expiry}{}{nat}{}", cd(&birth), self.sex, cd(&expiry), pad("", 11));
                 let composite = format!("{}{}{}{}", &l1[5..30], &l2[0..7], &l2[8..15], &l2[18..29]);
                 let l2 = format!("{l2}{}", cd(&composite));
@@ -226,25 +273,33 @@ pub struct Document {
 }
 
 /// Draws a document. `portrait` is the holder's face photo (any size; cropped to 35×45).
-pub fn document(rng: &mut Rng, layout: Layout, defect: Defect, portrait: &RgbImage, px_per_mm: f32) -> Result<Document> {
+pub fn document(
+    rng: &mut Rng,
+    layout: Layout,
+    defect: Defect,
+    portrait: &RgbImage,
+    px_per_mm: f32,
+) -> Result<Document> {
     let fonts = draw::Fonts::load().context("fonts (apt: fonts-ocr-b fonts-dejavu-core)")?;
     let mut holder = Holder::random(rng, layout);
     match defect {
         Defect::Expired => {
-            holder.expiry = date(rng, 2019, 2026);
+            holder.expiry = date(rng, today().year - 7, today().year);
             if holder.expiry >= today() {
-                holder.expiry.year = 2024;
+                holder.expiry.year = today().year - 2;
             }
             holder.issue = Date { year: holder.expiry.year - 5, ..holder.expiry };
         }
-        Defect::Minor => holder.birth = date(rng, 2010, 2016),
+        Defect::Minor => holder.birth = date(rng, today().year - 16, today().year - 10),
         _ => {}
     }
     let mut mrz = holder.mrz(layout);
     let mut printed_holder = holder.clone();
     match defect {
         Defect::Tampered => {
-            printed_holder.surname = rng.pick(SURNAMES.iter().filter(|s| **s != holder.surname).copied().collect::<Vec<_>>().as_slice()).to_string();
+            printed_holder.surname = rng
+                .pick(SURNAMES.iter().filter(|s| **s != holder.surname).copied().collect::<Vec<_>>().as_slice())
+                .to_string();
             printed_holder.birth = Date { year: holder.birth.year - 3, ..holder.birth };
         }
         Defect::BadCheckDigit => {

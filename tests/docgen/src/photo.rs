@@ -70,14 +70,15 @@ fn homography(from: [(f32, f32); 4], to: [(f32, f32); 4]) -> [f64; 9] {
         let p = (c..8).max_by(|&a, &b| m[a][c].abs().total_cmp(&m[b][c].abs())).unwrap_or(c);
         m.swap(c, p);
         let d = if m[c][c].abs() < 1e-12 { 1e-12 } else { m[c][c] };
-        for k in c..9 {
-            m[c][k] /= d;
+        for v in &mut m[c][c..] {
+            *v /= d;
         }
-        for r in 0..8 {
+        let pivot = m[c];
+        for (r, row) in m.iter_mut().enumerate() {
             if r != c {
-                let f = m[r][c];
-                for k in c..9 {
-                    m[r][k] -= f * m[c][k];
+                let f = row[c];
+                for (v, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                    *v -= f * p;
                 }
             }
         }
@@ -100,7 +101,8 @@ pub fn photograph(page: &RgbImage, c: &Capture, rng: &mut Rng) -> Vec<u8> {
     let dest = corners.map(|(x, y)| (cx + x * co - y * s, cy + x * s + y * co));
     let h = homography(dest, [(0.0, 0.0), (pw, 0.0), (pw, ph), (0.0, ph)]);
     let desk = [rng.range(60.0, 140.0), rng.range(50.0, 120.0), rng.range(40.0, 110.0)];
-    let (gx, gy, gr) = (rng.range(0.2, 0.8) * out_w as f32, rng.range(0.2, 0.8) * out_h as f32, rng.range(0.15, 0.3) * out_w as f32);
+    let (gx, gy, gr) =
+        (rng.range(0.2, 0.8) * out_w as f32, rng.range(0.2, 0.8) * out_h as f32, rng.range(0.15, 0.3) * out_w as f32);
     let mut noise = rng.clone();
     let mut img = RgbImage::from_fn(out_w, out_h, |x, y| {
         let (xf, yf) = (f64::from(x) + 0.5, f64::from(y) + 0.5);

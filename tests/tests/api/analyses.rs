@@ -372,7 +372,9 @@ async fn face_matching(db: Db) {
     // Bad requests are Oz errors.
     oz_err(&start(&w, &w.client, &one, json!({"analyses": []})).await, 400, 3);
     oz_err(&start(&w, &w.client, &one, json!({"analyses": [{"type": "no such!"}]})).await, 400, 4);
-    oz_err(&start(&w, &w.client, &one, json!({"analyses": [{"type": "documents"}]})).await, 501, 2);
+    // DOCUMENTS needs a document photo.
+    let msg = oz_err(&start(&w, &w.client, &one, json!({"analyses": [{"type": "documents"}]})).await, 400, 4);
+    assert!(msg.contains("photo_id_front"), "{msg}");
     oz_err(&start(&w, &w.client, &one, json!({"analyses": [{"type": "quality", "params": [1]}]})).await, 400, 5);
     oz_err(
         &start(&w, &w.client, &one, json!({"analyses": [{"type": "quality"}], "resolution_endpoint": "ftp://x"})).await,

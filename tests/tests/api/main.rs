@@ -10,6 +10,7 @@ mod collections;
 mod companies;
 mod compat;
 mod decoding;
+mod documents;
 mod folders;
 mod isolation;
 mod jobs;

@@ -23,7 +23,7 @@ async fn lifecycle(db: Db) {
     assert_eq!(st, StatusCode::CREATED, "{v1}");
     assert_eq!(v1["active"], true);
     assert_eq!(v1["company_id"].as_str(), Some(w.c1.as_str()));
-    assert!(v1["sdk"].as_str().unwrap().starts_with("world=analysis;wit=1.4.0"));
+    assert!(v1["sdk"].as_str().unwrap().starts_with("world=analysis;wit=1.5.0"));
     assert_eq!(v1["sha256"].as_str().unwrap().len(), 64);
     let (st, v2) = s.upload_plugin(&w.cadmin, answer.clone(), manifest("1.1.0", "two")).await;
     assert_eq!(st, StatusCode::CREATED, "{v2}");
@@ -328,7 +328,7 @@ async fn plugin_uses_native_vision(db: Db) {
         .await;
     assert_eq!(out["result"]["results_data"]["faces"], 0, "{out}");
 
-    // A component built against the frozen vigil:plugin@1.0.0 WIT (the host speaks 1.4.0) is
+    // A component built against the frozen vigil:plugin@1.0.0 WIT (the host speaks 1.5.0) is
     // accepted and its vision calls work unchanged: released versions keep running.
     let (st, legacy) = s
         .upload_plugin(&w.cadmin, component("legacy"), json!({"kind": "analysis", "name": "legacy", "version": "1"}))

@@ -9,12 +9,13 @@ pub fn greedy(probs: &[f32], classes: usize, dict: &[char]) -> (String, f32) {
     let mut prev = 0usize;
     for frame in probs.chunks_exact(classes) {
         let (best, p) = frame.iter().enumerate().fold((0, f32::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
-        if best != 0 && best != prev {
-            if let Some(&c) = dict.get(best) {
-                text.push(c);
-                sum += p;
-                n += 1;
-            }
+        if best != 0
+            && best != prev
+            && let Some(&c) = dict.get(best)
+        {
+            text.push(c);
+            sum += p;
+            n += 1;
         }
         prev = best;
     }
@@ -198,8 +199,8 @@ mod tests {
     #[test]
     fn greedy_collapses_repeats_and_drops_blanks() {
         let dict = ['\0', 'A', 'B'];
-        let probs: Vec<f32> = [[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]
-            .concat();
+        let probs: Vec<f32> =
+            [[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]].concat();
         let (text, conf) = greedy(&probs, 3, &dict);
         assert_eq!(text, "AAB");
         assert!((conf - 0.8).abs() < 1e-6);

@@ -35,12 +35,21 @@ pub struct TextLine {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MrzReading {
     pub mrz: Mrz,
-    /// The lowest probability among its characters.
+    /// The mean probability of its characters (each character's best frame), in [0, 1].
     pub confidence: f32,
     /// The page was read upside down.
     pub rotated: bool,
     /// The lines' boxes in the image.
     pub quads: Vec<Quad>,
+    /// The recogniser's log-probabilities over the name line, to weigh a printed name against.
+    pub(crate) name_frames: Vec<Vec<f32>>,
+    /// Per line, each character's probability.
+    pub char_probs: Vec<Vec<f32>>,
+}
+
+fn mean(probs: &[Vec<f32>]) -> f32 {
+    let n: usize = probs.iter().map(Vec::len).sum();
+    if n == 0 { 0.0 } else { probs.iter().flatten().sum::<f32>() / n as f32 }
 }
 
 /// A printed field located by its label.
@@ -89,13 +98,16 @@ impl Ocr {
     /// gives an empty reading; an upside-down page is read turned.
     pub fn read_document(&self, img: &RgbImage, opts: ReadOptions) -> Result<DocumentReading> {
         let first = self.read_page(img, opts, false)?;
-        if first.mrz.is_some() || first.lines.iter().filter(|l| l.confidence > 0.8).count() >= 3 {
+        if first.mrz.is_some() {
             return Ok(first);
         }
-        // Nothing legible: the page may be upside down.
+        // No MRZ: the page may be upside down (upside-down print still reads as confident
+        // garbage, so only an MRZ or more confident lines decide). A side without an MRZ (an ID
+        // card's front) pays for the second look.
         let turned = image::imageops::rotate180(img);
         let second = self.read_page(&turned, opts, true)?;
-        Ok(if second.mrz.is_some() || second.lines.len() > first.lines.len() { second } else { first })
+        let confident = |r: &DocumentReading| r.lines.iter().filter(|l| l.confidence > 0.9).count();
+        Ok(if second.mrz.is_some() || confident(&second) > confident(&first) { second } else { first })
     }
 
     fn read_page(&self, img: &RgbImage, opts: ReadOptions, rotated: bool) -> Result<DocumentReading> {
@@ -116,14 +128,33 @@ impl Ocr {
             m
         });
         let fields = super::fields::locate(&lines, mrz.as_ref(), opts);
+        let mrz = mrz.map(|m| reconcile_names(m, &fields));
         Ok(DocumentReading { mrz, fields, lines })
+    }
+
+    /// The MRZ alone, fast: detection, then the rows are chosen by shape only (the bottom rows of
+    /// long thin boxes spanning much of the image), so only the MRZ lines are recognised.
+    pub fn read_mrz(&self, img: &RgbImage) -> Result<Option<MrzReading>> {
+        let min_w = 0.45 * img.width() as f32;
+        let lines: Vec<TextLine> = self
+            .detect(img, DETECT_SIDE)?
+            .into_iter()
+            .map(|(quad, confidence)| TextLine { text: String::new(), confidence, quad })
+            .collect();
+        let widest = lines.iter().map(|l| l.quad.w).fold(0.0, f32::max);
+        let cand: Vec<&TextLine> =
+            lines.iter().filter(|l| l.quad.w >= 3.0 * l.quad.h && l.quad.w >= 0.25 * widest.max(min_w)).collect();
+        self.mrz_from(img, cand)
     }
 
     /// The MRZ among the page's lines: rows of MRZ-like boxes, the bottom two or three made equally
     /// long, cut tightly from the image and decoded against each layout with that many lines;
     /// the reading whose check digits hold wins (then the likelier one).
     fn find_mrz(&self, img: &RgbImage, lines: &[TextLine]) -> Result<Option<MrzReading>> {
-        let cand: Vec<&TextLine> = lines.iter().filter(|l| mrz_like(&l.text)).collect();
+        self.mrz_from(img, lines.iter().filter(|l| mrz_like(&l.text)).collect())
+    }
+
+    fn mrz_from(&self, img: &RgbImage, cand: Vec<&TextLine>) -> Result<Option<MrzReading>> {
         let Some(longest) = cand.iter().max_by(|a, b| a.quad.w.total_cmp(&b.quad.w)) else { return Ok(None) };
         let (ux, uy) = (longest.quad.ux, longest.quad.uy);
         // Rows: boxes whose centres lie within half a line height across the text direction.
@@ -161,7 +192,8 @@ impl Ocr {
             for format in Format::ALL.into_iter().filter(|f| f.lines() == n) {
                 for flip in [false, true] {
                     if let Some(r) = self.decode_mrz(img, &equal, format, flip)? {
-                        let key = (r.mrz.valid(), r.mrz.checks.iter().filter(|c| c.valid()).count() as f32 + r.confidence);
+                        let key =
+                            (r.mrz.valid(), r.mrz.checks.iter().filter(|c| c.valid()).count() as f32 + r.confidence);
                         if best.as_ref().is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                             best = Some((key.0, key.1, r));
                         }
@@ -177,19 +209,79 @@ impl Ocr {
 
     fn decode_mrz(&self, img: &RgbImage, quads: &[Quad], format: Format, flip: bool) -> Result<Option<MrzReading>> {
         let template = vigil_mrz::template(format);
-        let ordered: Vec<Quad> =
-            if flip { quads.iter().rev().map(Quad::flipped).collect() } else { quads.to_vec() };
+        let ordered: Vec<Quad> = if flip { quads.iter().rev().map(Quad::flipped).collect() } else { quads.to_vec() };
         let mut texts = Vec::with_capacity(ordered.len());
-        let mut confidence = 1.0f32;
-        for (q, t) in ordered.iter().zip(&template) {
+        let mut probs: Vec<Vec<f32>> = Vec::with_capacity(ordered.len());
+        let name_line = if format == Format::Td1 { 2 } else { 0 };
+        let mut name_frames = Vec::new();
+        for (i, (q, t)) in ordered.iter().zip(&template).enumerate() {
             let lp = self.mrz_log_probs(img, q)?;
             let Some(d) = super::ctc::fixed_length(&lp, vigil_mrz::ALPHABET, t) else { return Ok(None) };
-            confidence = d.char_probs.iter().copied().fold(confidence, f32::min);
+            probs.push(d.char_probs);
             texts.push(d.text);
+            if i == name_line {
+                name_frames = lp;
+            }
         }
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        Ok(Mrz::parse(&refs).ok().map(|mrz| MrzReading { mrz, confidence, rotated: false, quads: ordered }))
+        let confidence = mean(&probs);
+        Ok(Mrz::parse(&refs).ok().map(|mrz| MrzReading {
+            mrz,
+            confidence,
+            rotated: false,
+            quads: ordered,
+            name_frames,
+            char_probs: probs,
+        }))
     }
+}
+
+/// Most a printed name may cost the recogniser per character it changes in the MRZ's name line,
+/// in nats (a factor of about 20 in probability).
+const NAME_MARGIN: f32 = 3.0;
+
+/// The name line has no check digit, and OCR-B's K reads as `<` easily: when the printed surname
+/// and given names, written the MRZ's way, differ from the decoded line in at most three
+/// characters and the recogniser finds them nearly as likely, the line takes the printed names.
+/// A name that the recogniser clearly reads otherwise stays as read (and disagrees visibly).
+fn reconcile_names(mut m: MrzReading, fields: &[VisualField]) -> MrzReading {
+    let get = |n: &str| fields.iter().find(|f| f.name == n).map(|f| f.value.as_str());
+    let (Some(surname), Some(given)) = (get("surname"), get("given_names")) else { return m };
+    let line_no = if m.mrz.format == Format::Td1 { 2 } else { 0 };
+    let line = &m.mrz.lines[line_no];
+    let start = if m.mrz.format == Format::Td1 { 0 } else { 5 };
+    let width = line.len() - start;
+    let conv = |s: &str| vigil_mrz::normalise_name(s).replace(' ', "<");
+    let mut name = format!("{}<<{}", conv(surname), conv(given));
+    if !name.bytes().all(|b| b.is_ascii_uppercase() || b == b'<') {
+        return m;
+    }
+    name.truncate(width);
+    while name.len() < width {
+        name.push('<');
+    }
+    let candidate = format!("{}{name}", &line[..start]);
+    let changed = candidate.bytes().zip(line.bytes()).filter(|(a, b)| a != b).count();
+    if changed == 0 || changed > 3 || m.name_frames.is_empty() {
+        return m;
+    }
+    let one_hot = |text: &str| -> Vec<u64> {
+        text.chars().map(|c| vigil_mrz::alphabet_index(c).map_or(0, |i| 1u64 << i)).collect()
+    };
+    let score = |text: &str| super::ctc::fixed_length(&m.name_frames, vigil_mrz::ALPHABET, &one_hot(text));
+    if let (Some(read), Some(printed)) = (score(line), score(&candidate))
+        && read.log_prob - printed.log_prob <= NAME_MARGIN * changed as f32
+    {
+        let mut lines = m.mrz.lines.clone();
+        lines[line_no] = candidate;
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        if let Ok(parsed) = Mrz::parse(&refs) {
+            m.mrz = parsed;
+            m.char_probs[line_no] = printed.char_probs;
+            m.confidence = mean(&m.char_probs);
+        }
+    }
+    m
 }
 
 /// MRZ lines are equally long and left-aligned: each line is stretched to the span of all of
