@@ -3,8 +3,8 @@
 PP-OCRv4 ONNX models through RapidOCR (rapidocr-onnxruntime 1.4.4, onnxruntime, OpenCV), on the
 same page photos, with the same work as Vigil's two paths:
 
-- mrz: detection with the longest side scaled to 960, then recognition of the two bottom-most
-  wide boxes only (no template decoding: Python is given the cheaper greedy decoder);
+- mrz: detection with the longest side scaled to 960, then recognition of the two bottom-most wide boxes only (no
+  template decoding: Python is given the cheaper greedy decoder);
 - full: detection at 960, then recognition of every box, no angle classifier.
 
 Usage: ocr_reference.py DIR THREADS — prints one JSON object {"mrz": [s…], "full": [s…]} with

@@ -49,24 +49,36 @@ async fn main() {
     }
     let ocr = Ocr::load(&vigil_inference::Assets::new(assets_dir()), &Manifest::shipped(), 2).unwrap().unwrap();
     let (mut mrz, mut full) = (Vec::new(), Vec::new());
+    let (mut ort_mrz, mut ort_full) = (Duration::ZERO, Duration::ZERO);
     let mut exact = 0;
     for (i, p) in photos.iter().enumerate() {
         let img = image::load_from_memory(p).unwrap().to_rgb8();
-        let t = Instant::now();
+        let (t, o) = (Instant::now(), vigil_inference::inference_time());
         let m = ocr.read_mrz(&img).unwrap();
-        let tm = t.elapsed();
-        let t = Instant::now();
+        let (tm, om) = (t.elapsed(), vigil_inference::inference_time() - o);
+        let (t, o) = (Instant::now(), vigil_inference::inference_time());
         let r = ocr.read_document(&img, ReadOptions::default()).unwrap();
-        let tf = t.elapsed();
+        let (tf, of) = (t.elapsed(), vigil_inference::inference_time() - o);
         exact += usize::from(m.is_some_and(|m| m.mrz.valid()) && r.mrz.is_some_and(|m| m.mrz.valid()));
         if i > 0 {
             mrz.push(ms(tm));
             full.push(ms(tf));
+            ort_mrz += om;
+            ort_full += of;
         }
     }
-    let (rm, rf) = (pct(&mut mrz, 0.5), pct(&mut full, 0.5));
+    let n = (PAGES - 1) as f64;
+    let share = |o: Duration, v: &[f64]| 100.0 * ms(o) / v.iter().sum::<f64>();
     println!("pages: {PAGES} TD3 phone photos (first one is warm-up); both paths valid on {exact}");
-    println!("rust   MRZ path p50 {rm:.0} ms   full page p50 {rf:.0} ms");
+    println!(
+        "inside ONNX Runtime: MRZ path {:.0} ms/page ({:.0} %), full page {:.0} ms/page ({:.0} %)",
+        ms(ort_mrz) / n,
+        share(ort_mrz, &mrz),
+        ms(ort_full) / n,
+        share(ort_full, &full)
+    );
+    let (rm, rf) = (pct(&mut mrz, 0.5), pct(&mut full, 0.5));
+    println!("rust   MRZ path (detection at 960) p50 {rm:.0} ms   full page (detection at 960) p50 {rf:.0} ms");
     match std::env::var("VIGIL_BENCH_PYTHON") {
         Ok(py) => {
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/ocr_reference.py");
@@ -76,7 +88,7 @@ async fn main() {
             let list =
                 |k: &str| -> Vec<f64> { v[k].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() * 1e3).collect() };
             let (pm, pf) = (pct(&mut list("mrz"), 0.5), pct(&mut list("full"), 0.5));
-            println!("python MRZ path p50 {pm:.0} ms   full page p50 {pf:.0} ms");
+            println!("python MRZ path (detection at 960) p50 {pm:.0} ms   full page (detection at 960) p50 {pf:.0} ms");
             println!("ratio (rust / python): MRZ path ×{:.2}, full page ×{:.2}", rm / pm, rf / pf);
         }
         Err(_) => println!("python: VIGIL_BENCH_PYTHON unset, no comparison"),

@@ -79,6 +79,20 @@ fn run_set(ocr: &Ocr, layout: Layout, n: usize, seed: u64, capture: fn(&mut Rng)
                 r.fields_right += 1;
             } else {
                 eprintln!("{layout:?} page {i}: field {name} printed {value:?}, read {:?}", got.map(|f| &f.value));
+                if std::env::var("OCR_DEBUG").is_ok() {
+                    for l in &reading.lines {
+                        eprintln!(
+                            "    {:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}",
+                            l.quad.cx - l.quad.w / 2.0,
+                            l.quad.cy,
+                            l.quad.w,
+                            l.quad.h,
+                            l.confidence,
+                            l.text
+                        );
+                    }
+                    eprintln!("    mrz quads {:?}", reading.mrz.as_ref().map(|m| &m.quads));
+                }
             }
         }
     }

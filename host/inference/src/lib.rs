@@ -493,24 +493,28 @@ fn similarity(src: &[(f32, f32); 5], dst: &[(f32, f32); 5]) -> (f32, f32, f32, f
 fn align(img: &RgbImage, pts: &[(f32, f32); 5]) -> RgbImage {
     let (a, b, tx, ty) = similarity(pts, &ARCFACE_REF);
     let k = (a * a + b * b).max(1e-12);
-    let (w, h) = (img.width() as f32 - 1.0, img.height() as f32 - 1.0);
     RgbImage::from_fn(ALIGNED, ALIGNED, |u, v| {
         // Inverse map: from the aligned pixel back into the image.
         let (dx, dy) = (u as f32 - tx, v as f32 - ty);
-        let x = ((a * dx + b * dy) / k).clamp(0.0, w);
-        let y = ((-b * dx + a * dy) / k).clamp(0.0, h);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = (x - x0, y - y0);
-        let px = |xx: f32, yy: f32| img.get_pixel(xx.min(w) as u32, yy.min(h) as u32).0;
-        let (p00, p10, p01, p11) = (px(x0, y0), px(x0 + 1.0, y0), px(x0, y0 + 1.0), px(x0 + 1.0, y0 + 1.0));
-        let mut out = [0u8; 3];
-        for c in 0..3 {
-            let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
-            let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
-            out[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-        }
-        image::Rgb(out)
+        bilinear(img, (a * dx + b * dy) / k, (-b * dx + a * dy) / k)
     })
+}
+
+/// The image's colour at (x, y) by bilinear interpolation, edges replicated.
+fn bilinear(img: &RgbImage, x: f32, y: f32) -> image::Rgb<u8> {
+    let (w, h) = (img.width() as f32 - 1.0, img.height() as f32 - 1.0);
+    let (x, y) = (x.clamp(0.0, w), y.clamp(0.0, h));
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let px = |xx: f32, yy: f32| img.get_pixel(xx.min(w) as u32, yy.min(h) as u32).0;
+    let (p00, p10, p01, p11) = (px(x0, y0), px(x0 + 1.0, y0), px(x0, y0 + 1.0), px(x0 + 1.0, y0 + 1.0));
+    let mut out = [0u8; 3];
+    for c in 0..3 {
+        let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
+        let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
+        out[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+    }
+    image::Rgb(out)
 }
 
 fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {

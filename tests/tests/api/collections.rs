@@ -68,7 +68,7 @@ async fn video_folder(s: &Server, who: &Session, photo: &str) -> Value {
 }
 
 /// Runs analyses on a folder and waits for all of them; returns them by type.
-async fn analyse(s: &Server, who: &Session, folder: &Value, analyses: Value) -> Vec<Value> {
+pub(crate) async fn analyse(s: &Server, who: &Session, folder: &Value, analyses: Value) -> Vec<Value> {
     let (st, list) = s
         .post(who, &format!("/api/folders/{}/analyses/", id(folder, "folder_id")), json!({ "analyses": analyses }))
         .await;

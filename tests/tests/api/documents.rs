@@ -2,6 +2,7 @@
 //! read by the built-in Wasm pipeline through the host's OCR, checked by the built-in and a
 //! company's own document-check components, next to QUALITY and BIOMETRY on the same folder.
 
+use crate::collections::analyse;
 use crate::{World, id};
 use serde_json::{Value, json};
 use vigil_docgen::{Capture, Defect, Layout, Rng, document, photograph};
@@ -31,18 +32,6 @@ async fn folder(s: &Server, who: &Session, parts: Vec<(&str, Vec<u8>, &[&str])>)
     let (st, f) = s.upload(who, "/api/folders/", files, Some(json!({ "media:tags": tags }))).await;
     assert_eq!(st, StatusCode::CREATED, "{f}");
     f
-}
-
-async fn analyse(s: &Server, who: &Session, folder: &Value, analyses: Value) -> Vec<Value> {
-    let (st, list) = s
-        .post(who, &format!("/api/folders/{}/analyses/", id(folder, "folder_id")), json!({ "analyses": analyses }))
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{list}");
-    let mut out = Vec::new();
-    for a in list.as_array().expect("analyses") {
-        out.push(s.wait_analysis(who, &id(a, "analyse_id"), 180).await);
-    }
-    out
 }
 
 fn field<'a>(a: &'a Value, name: &str) -> &'a Value {

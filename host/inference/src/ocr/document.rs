@@ -98,7 +98,7 @@ impl Ocr {
     /// gives an empty reading; an upside-down page is read turned.
     pub fn read_document(&self, img: &RgbImage, opts: ReadOptions) -> Result<DocumentReading> {
         let first = self.read_page(img, opts, false)?;
-        if first.mrz.is_some() {
+        if first.mrz.as_ref().is_some_and(|m| !m.rotated) {
             return Ok(first);
         }
         // No MRZ: the page may be upside down (upside-down print still reads as confident
@@ -112,19 +112,34 @@ impl Ocr {
 
     fn read_page(&self, img: &RgbImage, opts: ReadOptions, rotated: bool) -> Result<DocumentReading> {
         let boxes = self.detect(img, DETECT_SIDE)?;
-        let mut lines = Vec::with_capacity(boxes.len());
-        for (quad, _) in boxes {
-            if quad.w < 2.0 * quad.h.min(8.0) {
-                continue;
-            }
-            let (text, confidence) = self.read(img, &quad)?;
+        // The MRZ by shape first: when it decodes with valid check digits, its rows need no
+        // free-text reading (the widest, costliest strips on the page).
+        let by_shape = self.mrz_by_shape(img, &boxes)?.filter(|m| m.mrz.valid());
+        let inside = |q: &Quad| {
+            by_shape.as_ref().is_some_and(|m| {
+                m.quads.iter().any(|r| {
+                    let (a, b) = r.project(q.cx, q.cy);
+                    let (ca, cb) = r.project(r.cx, r.cy);
+                    (a - ca).abs() <= r.w / 2.0 && (b - cb).abs() <= r.h / 2.0
+                })
+            })
+        };
+        let quads: Vec<Quad> =
+            boxes.into_iter().map(|(q, _)| q).filter(|q| q.w >= 2.0 * q.h.min(8.0) && !inside(q)).collect();
+        let mut lines = Vec::with_capacity(quads.len());
+        for (quad, (text, confidence)) in quads.iter().zip(self.read_all(img, &quads)?) {
             let text = normalise(text.trim());
             if !text.is_empty() {
-                lines.push(TextLine { text, confidence, quad });
+                lines.push(TextLine { text, confidence, quad: *quad });
             }
         }
-        let mrz = self.find_mrz(img, &lines)?.map(|mut m| {
-            m.rotated = rotated;
+        let mrz = match by_shape {
+            Some(m) => Some(m),
+            None => self.find_mrz(img, &lines)?,
+        }
+        .map(|mut m| {
+            // Read through turned strips, or on the turned page.
+            m.rotated ^= rotated;
             m
         });
         let fields = super::fields::locate(&lines, mrz.as_ref(), opts);
@@ -135,12 +150,14 @@ impl Ocr {
     /// The MRZ alone, fast: detection, then the rows are chosen by shape only (the bottom rows of
     /// long thin boxes spanning much of the image), so only the MRZ lines are recognised.
     pub fn read_mrz(&self, img: &RgbImage) -> Result<Option<MrzReading>> {
+        let boxes = self.detect(img, DETECT_SIDE)?;
+        self.mrz_by_shape(img, &boxes)
+    }
+
+    fn mrz_by_shape(&self, img: &RgbImage, boxes: &[(Quad, f32)]) -> Result<Option<MrzReading>> {
         let min_w = 0.45 * img.width() as f32;
-        let lines: Vec<TextLine> = self
-            .detect(img, DETECT_SIDE)?
-            .into_iter()
-            .map(|(quad, confidence)| TextLine { text: String::new(), confidence, quad })
-            .collect();
+        let lines: Vec<TextLine> =
+            boxes.iter().map(|&(quad, confidence)| TextLine { text: String::new(), confidence, quad }).collect();
         let widest = lines.iter().map(|l| l.quad.w).fold(0.0, f32::max);
         let cand: Vec<&TextLine> =
             lines.iter().filter(|l| l.quad.w >= 3.0 * l.quad.h && l.quad.w >= 0.25 * widest.max(min_w)).collect();
@@ -189,51 +206,60 @@ impl Ocr {
                 continue;
             }
             let equal = equalise(&chosen);
-            for format in Format::ALL.into_iter().filter(|f| f.lines() == n) {
-                for flip in [false, true] {
-                    if let Some(r) = self.decode_mrz(img, &equal, format, flip)? {
+            // Both orientations; within one, every layout with this many lines decodes the same
+            // strips, so each strip is recognised once.
+            for flip in [false, true] {
+                let ordered: Vec<Quad> =
+                    if flip { equal.iter().rev().map(Quad::flipped).collect() } else { equal.clone() };
+                let mut frames = Vec::with_capacity(ordered.len());
+                for q in &ordered {
+                    frames.push(self.mrz_log_probs(img, q)?);
+                }
+                for format in Format::ALL.into_iter().filter(|f| f.lines() == n) {
+                    if let Some(mut r) = decode_mrz(&frames, &ordered, format) {
+                        r.rotated = flip;
                         let key =
                             (r.mrz.valid(), r.mrz.checks.iter().filter(|c| c.valid()).count() as f32 + r.confidence);
                         if best.as_ref().is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                             best = Some((key.0, key.1, r));
                         }
                     }
-                    if best.as_ref().is_some_and(|b| b.0) {
-                        break;
-                    }
                 }
+                if best.as_ref().is_some_and(|b| b.0) {
+                    break;
+                }
+            }
+            if best.as_ref().is_some_and(|b| b.0) {
+                break;
             }
         }
         Ok(best.map(|b| b.2))
     }
+}
 
-    fn decode_mrz(&self, img: &RgbImage, quads: &[Quad], format: Format, flip: bool) -> Result<Option<MrzReading>> {
-        let template = vigil_mrz::template(format);
-        let ordered: Vec<Quad> = if flip { quads.iter().rev().map(Quad::flipped).collect() } else { quads.to_vec() };
-        let mut texts = Vec::with_capacity(ordered.len());
-        let mut probs: Vec<Vec<f32>> = Vec::with_capacity(ordered.len());
-        let name_line = if format == Format::Td1 { 2 } else { 0 };
-        let mut name_frames = Vec::new();
-        for (i, (q, t)) in ordered.iter().zip(&template).enumerate() {
-            let lp = self.mrz_log_probs(img, q)?;
-            let Some(d) = super::ctc::fixed_length(&lp, vigil_mrz::ALPHABET, t) else { return Ok(None) };
-            probs.push(d.char_probs);
-            texts.push(d.text);
-            if i == name_line {
-                name_frames = lp;
-            }
-        }
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let confidence = mean(&probs);
-        Ok(Mrz::parse(&refs).ok().map(|mrz| MrzReading {
-            mrz,
-            confidence,
-            rotated: false,
-            quads: ordered,
-            name_frames,
-            char_probs: probs,
-        }))
+/// Decodes recognised MRZ strips (their per-frame log-probabilities, in line order) against a
+/// layout's template; `None` when a strip is too short to spell its line or the lines parse as
+/// no MRZ.
+fn decode_mrz(frames: &[Vec<Vec<f32>>], quads: &[Quad], format: Format) -> Option<MrzReading> {
+    let template = vigil_mrz::template(format);
+    let name_line = if format == Format::Td1 { 2 } else { 0 };
+    let mut texts = Vec::with_capacity(frames.len());
+    let mut probs: Vec<Vec<f32>> = Vec::with_capacity(frames.len());
+    for (lp, t) in frames.iter().zip(&template) {
+        let d = super::ctc::fixed_length(lp, vigil_mrz::ALPHABET, t)?;
+        probs.push(d.char_probs);
+        texts.push(d.text);
     }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mrz = Mrz::parse(&refs).ok()?;
+    Some(MrzReading {
+        mrz,
+        confidence: mean(&probs),
+        rotated: false,
+        quads: quads.to_vec(),
+        name_frames: frames.get(name_line).cloned().unwrap_or_default(),
+        char_probs: probs,
+    })
 }
 
 /// Most a printed name may cost the recogniser per character it changes in the MRZ's name line,

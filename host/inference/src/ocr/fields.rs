@@ -21,17 +21,19 @@ const LABELS: &[(&str, &[&[&str]])] = &[
     ("document_code", &[&["type"]]),
 ];
 
-/// The field a line labels, if it is a label: its words (lower-case letters) must include every
-/// word start of one of the field's keyword sets, and it must be short, as labels are.
+/// The field a line labels, if it is a label: its letters must hold every keyword of one of the
+/// field's keyword sets, and it must be short, as labels are.
 fn label_of(text: &str) -> Option<&'static str> {
     let lower = text.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).collect();
     if words.is_empty() || words.len() > 8 {
         return None;
     }
+    // Recognisers drop spaces ("Dateofbirth"), so keywords are looked for in the letters alone.
+    let letters: String = lower.chars().filter(|c| c.is_alphabetic()).collect();
     LABELS
         .iter()
-        .find(|(_, sets)| sets.iter().any(|set| set.iter().all(|k| words.iter().any(|w| w.starts_with(k)))))
+        .find(|(_, sets)| sets.iter().any(|set| set.iter().all(|k| letters.contains(k))))
         .map(|(name, _)| *name)
 }
 
@@ -124,6 +126,7 @@ mod tests {
         assert_eq!(label_of("Place of birth / Lieu de naissance"), Some("place_of_birth"));
         assert_eq!(label_of("Passport No. / No du passeport"), Some("document_number"));
         assert_eq!(label_of("Date of expiry / Date d'expiration"), Some("date_of_expiry"));
+        assert_eq!(label_of("Dateofbirth/Datedenaissance"), Some("date_of_birth"));
         assert_eq!(label_of("ERIKSSON"), None);
         let lines = vec![
             line("Surname / Nom", 100.0, 100.0, 120.0),

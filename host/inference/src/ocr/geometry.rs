@@ -223,24 +223,11 @@ pub fn warp(img: &RgbImage, q: &Quad, out_h: u32, margin: f32, stretch: f32, max
     let (vx, vy) = (-q.uy, q.ux);
     let len = q.w + 2.0 * margin * q.h;
     let out_w = ((out_h as f32 * len / q.h.max(1.0) * stretch).ceil() as u32).clamp(out_h / 2, max_w);
-    let (iw, ih) = (img.width() as f32 - 1.0, img.height() as f32 - 1.0);
     let (ox, oy) = (q.cx - q.ux * len / 2.0 - vx * q.h / 2.0, q.cy - q.uy * len / 2.0 - vy * q.h / 2.0);
     RgbImage::from_fn(out_w, out_h, |u, v| {
         let a = (u as f32 + 0.5) / out_w as f32 * len;
         let b = (v as f32 + 0.5) / out_h as f32 * q.h;
-        let x = (ox + a * q.ux + b * vx - 0.5).clamp(0.0, iw);
-        let y = (oy + a * q.uy + b * vy - 0.5).clamp(0.0, ih);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = (x - x0, y - y0);
-        let px = |xx: f32, yy: f32| img.get_pixel(xx.min(iw) as u32, yy.min(ih) as u32).0;
-        let (p00, p10, p01, p11) = (px(x0, y0), px(x0 + 1.0, y0), px(x0, y0 + 1.0), px(x0 + 1.0, y0 + 1.0));
-        let mut out = [0u8; 3];
-        for c in 0..3 {
-            let top = f32::from(p00[c]) * (1.0 - fx) + f32::from(p10[c]) * fx;
-            let bottom = f32::from(p01[c]) * (1.0 - fx) + f32::from(p11[c]) * fx;
-            out[c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-        }
-        image::Rgb(out)
+        crate::bilinear(img, ox + a * q.ux + b * vx - 0.5, oy + a * q.uy + b * vy - 0.5)
     })
 }
 
