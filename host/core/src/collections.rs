@@ -20,7 +20,7 @@ use uuid::Uuid;
 use vigil_domain::filter::Paging;
 use vigil_domain::media::{MediaType, SNIFF_LEN, sniff, validate_tags};
 use vigil_domain::model::{Collection, MediaInfo, Page, Person, PersonImage};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Principal, Role, Visitor};
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Result};
 use vigil_index::{Entry, FaceIndex};
@@ -919,17 +919,17 @@ impl App {
     /// watch-list photo is personal data whoever links to it).
     pub async fn person_image_file(
         &self,
-        p: Option<&Principal>,
+        p: Visitor<'_>,
         collection_id: Uuid,
         file: &str,
     ) -> Result<crate::media::FileBody> {
         let not_found = || Error::not_found("file");
-        let p = p.ok_or_else(|| {
-            Error::new(
+        let Visitor::User(p) = p else {
+            return Err(Error::new(
                 Code::AuthNotProvided,
                 "access token not provided; send it in the X-Forensic-Access-Token header",
-            )
-        })?;
+            ));
+        };
         let (stem, ext) = file.rsplit_once('.').ok_or_else(not_found)?;
         let iid = Uuid::parse_str(stem).map_err(|_| not_found())?;
         let img = store::get_image(&mut self.store(), iid)

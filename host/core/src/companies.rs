@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::filter::Paging;
 use vigil_domain::model::{Company, Page};
-use vigil_domain::policy::Principal;
+use vigil_domain::policy::{Caller, Principal};
 use vigil_domain::{Error, Result};
 use vigil_store::{SYSTEM_COMPANY_ID, companies};
 
@@ -33,8 +33,10 @@ impl App {
         Ok(c)
     }
 
-    pub async fn create_company(&self, p: Option<&Principal>, b: CompanyBody) -> Result<Company> {
-        if p.is_some_and(|p| !p.can_manage_companies()) {
+    pub async fn create_company(&self, caller: Caller<'_>, b: CompanyBody) -> Result<Company> {
+        if let Caller::User(p) = caller
+            && !p.can_manage_companies()
+        {
             return Err(Error::forbidden());
         }
         let id = Uuid::new_v4();

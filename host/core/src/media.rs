@@ -6,7 +6,7 @@ use futures::Stream;
 use uuid::Uuid;
 use vigil_domain::media::{MediaType, Sniffed, validate_tags};
 use vigil_domain::model::{Media, SnapshotRequest};
-use vigil_domain::policy::Principal;
+use vigil_domain::policy::{Principal, Visitor};
 use vigil_domain::{Error, Result};
 use vigil_media::photo;
 use vigil_store::{folders, media};
@@ -103,7 +103,7 @@ impl App {
     /// `{media_id}_preview.mp4` or an analysis output `{image_id}_output.jpg`. With
     /// `OZ_USE_PERMISSIONS_FOR_STATIC` on, `p` must be able to read the folder; with it off the
     /// unguessable name is the only protection.
-    pub async fn media_file(&self, p: Option<&Principal>, folder_id: Uuid, file: &str) -> Result<FileBody> {
+    pub async fn media_file(&self, p: Visitor<'_>, folder_id: Uuid, file: &str) -> Result<FileBody> {
         let not_found = || Error::not_found("file");
         if let Some(stem) = file.strip_suffix("_output.jpg") {
             let id = Uuid::parse_str(stem).map_err(|_| not_found())?;
@@ -143,15 +143,15 @@ impl App {
     }
 
     /// The folder of a static link, after the permission check when it is on.
-    async fn static_folder(&self, p: Option<&Principal>, folder_id: Uuid) -> Result<vigil_domain::model::Folder> {
+    async fn static_folder(&self, p: Visitor<'_>, folder_id: Uuid) -> Result<vigil_domain::model::Folder> {
         let f = folders::get(&mut self.store(), folder_id).await.infra()?.ok_or_else(|| Error::not_found("file"))?;
         if self.cfg().use_permissions_for_static {
-            let p = p.ok_or_else(|| {
-                Error::new(
+            let Visitor::User(p) = p else {
+                return Err(Error::new(
                     vigil_domain::Code::AuthNotProvided,
                     "access token not provided; send it in the X-Forensic-Access-Token header",
-                )
-            })?;
+                ));
+            };
             if !p.can_read_folder(f.owned()) {
                 return Err(Error::not_found("file"));
             }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::model::{Page, PluginInfo};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::{Code, Error, Result};
 use vigil_plugin_host::{
     AnalysisInput, CallError, Kind, MediaInput, MediaKind, Plugin, PluginHost, PluginMeta, PreparedComponent, Registry,
@@ -201,9 +201,9 @@ impl App {
         Ok(Ok(compiled.into()))
     }
 
-    /// `POST /api/plugins/`: validates, compiles and stores a component. `p` is `None` for the
-    /// operator's CLI.
-    pub async fn upload_plugin(&self, p: Option<&Principal>, manifest: &[u8], wasm: Vec<u8>) -> Result<PluginInfo> {
+    /// `POST /api/plugins/`: validates, compiles and stores a component (`Caller::System`: the
+    /// operator's CLI and the built-ins at start-up).
+    pub async fn upload_plugin(&self, caller: Caller<'_>, manifest: &[u8], wasm: Vec<u8>) -> Result<PluginInfo> {
         let m: Manifest =
             serde_json::from_slice(manifest).map_err(|e| Error::structure(format!("invalid plugin manifest: {e}")))?;
         let kind = Kind::parse(&m.kind).ok_or_else(|| {
@@ -214,17 +214,19 @@ impl App {
         })?;
         check_name("name", &m.name)?;
         check_name("version", &m.version)?;
-        let company = match p {
-            Some(p) if p.role == Role::Admin => m.company_id,
-            Some(p) => {
+        let company = match caller {
+            Caller::User(p) if p.role == Role::Admin => m.company_id,
+            Caller::User(p) => {
                 if m.company_id.is_some_and(|c| c != p.company_id) {
                     return Err(Error::forbidden());
                 }
                 Some(p.company_id)
             }
-            None => m.company_id,
+            Caller::System => m.company_id,
         };
-        if p.is_some_and(|p| !Self::can_manage_plugin(p, company)) {
+        if let Caller::User(p) = caller
+            && !Self::can_manage_plugin(p, company)
+        {
             return Err(Error::forbidden());
         }
         let config = Value::Object(m.config.clone());
@@ -347,16 +349,18 @@ impl App {
         Ok(self.visible_plugin(p, id).await?.info)
     }
 
-    pub async fn delete_plugin(&self, p: Option<&Principal>, id: Uuid) -> Result<()> {
-        let row = match p {
-            Some(p) => {
+    pub async fn delete_plugin(&self, caller: Caller<'_>, id: Uuid) -> Result<()> {
+        let row = match caller {
+            Caller::User(p) => {
                 let row = self.visible_plugin(p, id).await?;
                 if !Self::can_manage_plugin(p, row.info.company_id) {
                     return Err(Error::forbidden());
                 }
                 row
             }
-            None => plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?,
+            Caller::System => {
+                plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?
+            }
         };
         plugins::delete(&mut self.store(), id).await.infra()?;
         self.inner.plugins.registry.deactivate(row.info.company_id, &row.info.name, id);

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::filter::Paging;
 use vigil_domain::model::{Page, User};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::{Code, Error, Result};
 use vigil_store::{SYSTEM_COMPANY_ID, companies, sessions, users};
 
@@ -135,9 +135,13 @@ fn check_names(first: &Option<String>, last: &Option<String>, middle: &Option<St
 /// E-mails are unique across companies. Only ADMIN (and the CLI) learn that one exists; others
 /// get the same answer whether it belongs to their company or to another, so they cannot probe
 /// other companies' users.
-fn email_taken(e: vigil_store::StoreError, p: Option<&Principal>, email: &str) -> Error {
+fn email_taken(e: vigil_store::StoreError, caller: Caller<'_>, email: &str) -> Error {
+    let told = match caller {
+        Caller::System => true,
+        Caller::User(p) => p.role == Role::Admin,
+    };
     match e {
-        vigil_store::StoreError::Conflict(_) if p.is_none_or(|p| p.role == Role::Admin) => {
+        vigil_store::StoreError::Conflict(_) if told => {
             Error::new(Code::Conflict, format!("a user with e-mail '{email}' already exists"))
         }
         vigil_store::StoreError::Conflict(_) => {
@@ -177,8 +181,8 @@ impl App {
         Ok(company_id)
     }
 
-    /// Creates a user. `p` is `None` only for the operator's own bootstrap (CLI, first start).
-    pub async fn create_user(&self, p: Option<&Principal>, n: NewUser) -> Result<User> {
+    /// Creates a user; `Caller::System` is the operator's own bootstrap (CLI, first start).
+    pub async fn create_user(&self, caller: Caller<'_>, n: NewUser) -> Result<User> {
         let (user_type, admin_flag, service_flag) = normalize_type(&n.user_type)?;
         let is_admin = admin_flag.or(n.is_admin).unwrap_or(false) && user_type == "CLIENT";
         let is_service =
@@ -187,9 +191,9 @@ impl App {
         let company_id = if role.is_global() {
             SYSTEM_COMPANY_ID
         } else {
-            match p {
-                Some(p) => self.client_company(p, n.company_id).await?,
-                None => {
+            match caller {
+                Caller::User(p) => self.client_company(p, n.company_id).await?,
+                Caller::System => {
                     let c = n.company_id.ok_or_else(|| Error::structure("company_id is required for CLIENT users"))?;
                     companies::get(&mut self.store(), c)
                         .await
@@ -199,7 +203,7 @@ impl App {
                 }
             }
         };
-        if let Some(p) = p
+        if let Caller::User(p) = caller
             && (!p.can_manage_user(company_id, role) || (is_service && !p.can_grant_service(user_type, is_admin)))
         {
             return Err(Error::forbidden());
@@ -229,7 +233,7 @@ impl App {
             time_updated: vigil_domain::time::micros_to_secs(now),
         };
         let hash = crypto::hash_password(n.password).await?;
-        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| email_taken(e, p, &u.email))?;
+        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| email_taken(e, caller, &u.email))?;
         Ok(u)
     }
 
@@ -300,7 +304,7 @@ impl App {
         // A blocked user keeps its sessions while blocked, so that every call answers 1401
         // (blocked), not 7; unblocking ends them, so old tokens do not come back to life.
         let mut tx = self.store().begin().await.infra()?;
-        users::update(&mut tx, &u, now_micros()).await.map_err(|e| email_taken(e, Some(p), &u.email))?;
+        users::update(&mut tx, &u, now_micros()).await.map_err(|e| email_taken(e, Caller::User(p), &u.email))?;
         if u.is_active && !was_active {
             sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
         }

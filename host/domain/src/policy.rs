@@ -48,6 +48,30 @@ impl Role {
     }
 }
 
+/// Who calls a use-case that the server itself also runs (bootstrap, built-ins, the CLI). Never
+/// an `Option`: a missing user cannot be mistaken for the trusted server, or the reverse.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// The operator's own start-up and commands: no policy applies.
+    System,
+    /// A signed-in user: the policy decides.
+    User(&'a Principal),
+}
+
+/// Who asks for a file behind a link: a signed-in user, or anybody holding the link. Never
+/// trusted: an anonymous visitor gets at most what the link alone allows.
+#[derive(Debug, Clone, Copy)]
+pub enum Visitor<'a> {
+    Anonymous,
+    User(&'a Principal),
+}
+
+impl<'a> Visitor<'a> {
+    pub fn from_token(p: Option<&'a Principal>) -> Visitor<'a> {
+        p.map_or(Visitor::Anonymous, Visitor::User)
+    }
+}
+
 /// Who is calling: resolved from the access token on every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

@@ -111,7 +111,7 @@ pub async fn register(
             continue;
         }
         let manifest = serde_json::json!({ "kind": e.kind, "name": e.name, "version": version, "config": config, "activate": true });
-        app.upload_plugin(None, manifest.to_string().as_bytes(), wasm)
+        app.upload_plugin(vigil_domain::policy::Caller::System, manifest.to_string().as_bytes(), wasm)
             .await
             .map_err(|err| anyhow!("built-in '{}': {}", e.name, err.message))?;
         tracing::info!(name = %e.name, %version, "built-in plugin registered");

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use vigil_blob::Blob;
 use vigil_core::App;
 use vigil_core::users::NewUser;
+use vigil_domain::policy::Caller;
 use vigil_store::Store;
 
 pub use config::Settings;
@@ -117,7 +118,9 @@ pub async fn bootstrap_admin(app: &App, s: &Settings) -> Result<Option<Bootstrap
         user_type: "ADMIN".into(),
         ..Default::default()
     };
-    app.create_user(None, n).await.map_err(|e| anyhow::anyhow!("creating the first ADMIN {email}: {}", e.message))?;
+    app.create_user(Caller::System, n)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first ADMIN {email}: {}", e.message))?;
     Ok(Some(Bootstrap { email, password_file: file }))
 }
 

@@ -8,6 +8,7 @@ use vigil::Settings;
 use vigil::config::Flags;
 use vigil_core::companies::CompanyBody;
 use vigil_core::users::NewUser;
+use vigil_domain::policy::Caller;
 
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Oz API 5.2 compatible identity-verification server")]
@@ -300,7 +301,7 @@ async fn main() -> Result<()> {
                         company_id,
                         ..Default::default()
                     };
-                    let u = app.create_user(None, n).await.map_err(core_err)?;
+                    let u = app.create_user(Caller::System, n).await.map_err(core_err)?;
                     println!("{}\t{}\t{}", u.user_id, u.email, u.user_type);
                 }
                 UserCmd::List => {
@@ -342,7 +343,10 @@ async fn main() -> Result<()> {
                         "kind": kind, "name": name, "version": version, "config": cfg,
                         "company_id": company_id, "activate": if activate { Some(true) } else { None },
                     });
-                    let p = app.upload_plugin(None, manifest.to_string().as_bytes(), wasm).await.map_err(core_err)?;
+                    let p = app
+                        .upload_plugin(Caller::System, manifest.to_string().as_bytes(), wasm)
+                        .await
+                        .map_err(core_err)?;
                     println!("{}\t{}\t{}\t{}\tactive={}", p.plugin_id, p.kind, p.name, p.version, p.active);
                 }
                 PluginCmd::List => {
@@ -361,7 +365,7 @@ async fn main() -> Result<()> {
                     }
                 }
                 PluginCmd::Remove { id } => {
-                    app.delete_plugin(None, id).await.map_err(core_err)?;
+                    app.delete_plugin(Caller::System, id).await.map_err(core_err)?;
                     eprintln!("removed {id}");
                 }
                 PluginCmd::Verify { file, kind } => {
@@ -381,7 +385,7 @@ async fn main() -> Result<()> {
         Cmd::Eval(EvalCmd::Liveness(args)) => vigil::eval::liveness(&s, args).await,
         Cmd::Company(CompanyCmd::Create { name }) => {
             let app = vigil::open_app(&s, String::new()).await?;
-            let c = app.create_company(None, CompanyBody { name }).await.map_err(core_err)?;
+            let c = app.create_company(Caller::System, CompanyBody { name }).await.map_err(core_err)?;
             println!("{}\t{}", c.company_id, c.name);
             Ok(())
         }

@@ -14,6 +14,7 @@ use vigil_core::App;
 use vigil_core::collections::{NewCollection, PersonUpload};
 use vigil_core::meta::{MetaOp, MetaOwner};
 use vigil_domain::model::{Collection, Page, Person, PersonImage};
+use vigil_domain::policy::Visitor;
 use vigil_domain::{Error, Result};
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
@@ -279,7 +280,7 @@ async fn person_image_file(
     MaybeAuth(p): MaybeAuth,
     Path((c, file)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let body = app.person_image_file(p.as_ref(), parse_id("collection_id", &c)?, &file).await?;
+    let body = app.person_image_file(Visitor::from_token(p.as_ref()), parse_id("collection_id", &c)?, &file).await?;
     Ok(crate::routes::files::streamed(body, &file, "private, max-age=3600"))
 }
 

@@ -11,6 +11,7 @@ use vigil_core::App;
 use vigil_core::companies::CompanyBody;
 use vigil_core::webhooks::{CompanyWebhook, CompanyWebhookBody};
 use vigil_domain::model::{Company, Page};
+use vigil_domain::policy::Caller;
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(list_companies, create_company))
@@ -45,7 +46,7 @@ async fn create_company(
     Auth(p): Auth,
     Json(b): Json<CompanyBody>,
 ) -> ApiResult<(StatusCode, OzJson<Company>)> {
-    Ok((StatusCode::CREATED, OzJson(app.create_company(Some(&p), b).await?)))
+    Ok((StatusCode::CREATED, OzJson(app.create_company(Caller::User(&p), b).await?)))
 }
 
 #[utoipa::path(get, path = "/api/companies/{company_id}", tag = "companies", params(("company_id" = String, Path)),

@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
+use vigil_domain::policy::Visitor;
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(media_file))
@@ -24,7 +25,7 @@ async fn media_file(
     MaybeAuth(p): MaybeAuth,
     Path((folder, file)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let body = app.media_file(p.as_ref(), parse_id("folder_id", &folder)?, &file).await?;
+    let body = app.media_file(Visitor::from_token(p.as_ref()), parse_id("folder_id", &folder)?, &file).await?;
     Ok(streamed(body, &file, "private, max-age=3600"))
 }
 

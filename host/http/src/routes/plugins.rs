@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use vigil_core::App;
 use vigil_core::plugins::{MAX_COMPONENT_BYTES, RunRequest};
 use vigil_domain::model::{Page, PluginInfo};
+use vigil_domain::policy::Caller;
 use vigil_domain::{Code, Error};
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
@@ -58,7 +59,7 @@ async fn upload_plugin(
     }
     let manifest = manifest.ok_or_else(|| Error::structure("the 'manifest' part is missing"))?;
     let wasm = wasm.ok_or_else(|| Error::structure("the component file is missing"))?;
-    Ok((StatusCode::CREATED, OzJson(app.upload_plugin(Some(&p), &manifest, wasm).await?)))
+    Ok((StatusCode::CREATED, OzJson(app.upload_plugin(Caller::User(&p), &manifest, wasm).await?)))
 }
 
 /// Plugins visible to the caller: its company's and the global built-ins (all, for ADMIN and OPERATOR).
@@ -77,7 +78,7 @@ async fn get_plugin(State(app): State<App>, Auth(p): Auth, Path(id): Path<String
 #[utoipa::path(delete, path = "/api/plugins/{plugin_id}", tag = "plugins", params(("plugin_id" = String, Path)),
     responses((status = 204), (status = 403), (status = 404)))]
 async fn delete_plugin(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    app.delete_plugin(Some(&p), parse_id("plugin_id", &id)?).await?;
+    app.delete_plugin(Caller::User(&p), parse_id("plugin_id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -12,6 +12,7 @@ use vigil_core::users::{NewUser, PasswordChange, UserPatch, UserQuery};
 use vigil_domain::Error;
 use vigil_domain::filter::{parse_bool, parse_uuid_list};
 use vigil_domain::model::{Page, User};
+use vigil_domain::policy::Caller;
 
 pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(list_users, create_user))
@@ -49,7 +50,7 @@ async fn create_user(
     Auth(p): Auth,
     Json(b): Json<NewUser>,
 ) -> ApiResult<(StatusCode, OzJson<User>)> {
-    Ok((StatusCode::CREATED, OzJson(app.create_user(Some(&p), b).await?)))
+    Ok((StatusCode::CREATED, OzJson(app.create_user(Caller::User(&p), b).await?)))
 }
 
 #[utoipa::path(get, path = "/api/users/{user_id}", tag = "users", params(("user_id" = String, Path)),
