@@ -19,6 +19,22 @@ fn portrait(i: usize) -> image::RgbImage {
     image::load_from_memory(&vigil_tests::test_photo(names[i % names.len()])).unwrap().to_rgb8()
 }
 
+/// Prints the lines read (left edge, centre y, size, confidence, text), for debugging a page.
+fn dump(lines: &[vigil_inference::ocr::TextLine]) {
+    for l in lines {
+        let q = &l.quad;
+        eprintln!(
+            "    {:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}",
+            q.cx - q.w / 2.0,
+            q.cy,
+            q.w,
+            q.h,
+            l.confidence,
+            l.text
+        );
+    }
+}
+
 /// Per set: (pages with every MRZ line exact, with valid check digits, valid but wrong, fields
 /// read right of those printed).
 #[derive(Default, Debug)]
@@ -80,17 +96,7 @@ fn run_set(ocr: &Ocr, layout: Layout, n: usize, seed: u64, capture: fn(&mut Rng)
             } else {
                 eprintln!("{layout:?} page {i}: field {name} printed {value:?}, read {:?}", got.map(|f| &f.value));
                 if std::env::var("OCR_DEBUG").is_ok() {
-                    for l in &reading.lines {
-                        eprintln!(
-                            "    {:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}",
-                            l.quad.cx - l.quad.w / 2.0,
-                            l.quad.cy,
-                            l.quad.w,
-                            l.quad.h,
-                            l.confidence,
-                            l.text
-                        );
-                    }
+                    dump(&reading.lines);
                     eprintln!("    mrz quads {:?}", reading.mrz.as_ref().map(|m| &m.quads));
                 }
             }
@@ -171,17 +177,7 @@ fn debug_lines() {
     std::fs::write("/tmp/doc0.jpg", &jpeg).unwrap();
     let img = image::load_from_memory(&jpeg).unwrap().to_rgb8();
     let r = ocr.read_document(&img, ReadOptions::default()).unwrap();
-    for l in &r.lines {
-        eprintln!(
-            "{:>6.0} {:>6.0} {:>5.0}x{:<4.0} {:.2} {}",
-            l.quad.cx - l.quad.w / 2.0,
-            l.quad.cy,
-            l.quad.w,
-            l.quad.h,
-            l.confidence,
-            l.text
-        );
-    }
+    dump(&r.lines);
     for f in &r.fields {
         eprintln!("{} = {} ({})", f.name, f.value, f.label);
     }

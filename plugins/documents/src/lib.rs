@@ -33,7 +33,6 @@ struct Documents;
 #[derive(Deserialize, Default)]
 struct Params {
     double_page_spread: Option<bool>,
-    #[serde(default)]
     fields_to_check: Option<Value>,
     mrz_required: Option<bool>,
     min_confidence: Option<f32>,

@@ -147,6 +147,18 @@ pub fn template(format: Format) -> Vec<Vec<Mask>> {
     }
 }
 
+/// The data the composite check digit guards: the last line's check digit covers these
+/// characters of `lines` (which must have the layout's shape).
+pub fn composite_data(format: Format, lines: &[&str]) -> String {
+    match format {
+        Format::Td1 => format!("{}{}{}{}", &lines[0][5..30], &lines[1][0..7], &lines[1][8..15], &lines[1][18..29]),
+        Format::Td2 | Format::Td3 => {
+            let w = format.width();
+            format!("{}{}{}", &lines[1][0..10], &lines[1][13..20], &lines[1][21..w - 1])
+        }
+    }
+}
+
 /// One check digit: which field it guards, what the MRZ says and what the data gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
@@ -222,7 +234,8 @@ impl Mrz {
         }
         let at = |l: usize, r: std::ops::Range<usize>| lines[l][r].to_string();
         let ch = |l: usize, i: usize| lines[l].as_bytes()[i] as char;
-        let (names, mut m) = match format {
+        // Per layout: where each field sits (line, range), and the check digits.
+        let (names, number, nationality, birth, sex, expiry, optional, optional_2, checks) = match format {
             Format::Td3 | Format::Td2 => {
                 let w = format.width();
                 let opt_end = if format == Format::Td3 { 42 } else { 35 };
@@ -234,25 +247,19 @@ impl Mrz {
                 if format == Format::Td3 {
                     checks.push(check("optional_data", &at(1, 28..42), ch(1, 42), true));
                 }
-                let composite = format!("{}{}{}", at(1, 0..10), at(1, 13..20), at(1, 21..w - 1));
-                checks.push(check("composite", &composite, ch(1, w - 1), false));
-                let m = Mrz {
-                    format,
-                    lines: lines.iter().map(|l| l.to_string()).collect(),
-                    document_code: clean(&at(0, 0..2)),
-                    issuing_state: clean(&at(0, 2..5)),
-                    surname: String::new(),
-                    given_names: String::new(),
-                    document_number: clean(&at(1, 0..9)),
-                    nationality: clean(&at(1, 10..13)),
-                    birth_date: at(1, 13..19),
-                    sex: clean(&at(1, 20..21)),
-                    expiry_date: at(1, 21..27),
-                    optional_data: clean(&at(1, 28..opt_end)),
-                    optional_data_2: String::new(),
+                checks.push(check("composite", &composite_data(format, lines), ch(1, w - 1), false));
+                let fields = (at(1, 0..9), at(1, 10..13), at(1, 13..19), at(1, 20..21), at(1, 21..27));
+                (
+                    at(0, 5..w),
+                    fields.0,
+                    fields.1,
+                    fields.2,
+                    fields.3,
+                    fields.4,
+                    at(1, 28..opt_end),
+                    String::new(),
                     checks,
-                };
-                (at(0, 5..w), m)
+                )
             }
             Format::Td1 => {
                 let (mut number, mut number_check) = (at(0, 5..14), ch(0, 14));
@@ -267,36 +274,33 @@ impl Mrz {
                         optional = optional[cont.len()..].to_string();
                     }
                 }
-                let composite = format!("{}{}{}{}", at(0, 5..30), at(1, 0..7), at(1, 8..15), at(1, 18..29));
                 let checks = vec![
                     check("document_number", &number, number_check, false),
                     check("birth_date", &at(1, 0..6), ch(1, 6), false),
                     check("expiry_date", &at(1, 8..14), ch(1, 14), false),
-                    check("composite", &composite, ch(1, 29), false),
+                    check("composite", &composite_data(format, lines), ch(1, 29), false),
                 ];
-                let m = Mrz {
-                    format,
-                    lines: lines.iter().map(|l| l.to_string()).collect(),
-                    document_code: clean(&at(0, 0..2)),
-                    issuing_state: clean(&at(0, 2..5)),
-                    surname: String::new(),
-                    given_names: String::new(),
-                    document_number: clean(&number),
-                    nationality: clean(&at(1, 15..18)),
-                    birth_date: at(1, 0..6),
-                    sex: clean(&at(1, 7..8)),
-                    expiry_date: at(1, 8..14),
-                    optional_data: clean(&optional),
-                    optional_data_2: clean(&at(1, 18..29)),
-                    checks,
-                };
-                (at(2, 0..30), m)
+                let (birth, sex, expiry) = (at(1, 0..6), at(1, 7..8), at(1, 8..14));
+                (at(2, 0..30), number, at(1, 15..18), birth, sex, expiry, optional, at(1, 18..29), checks)
             }
         };
         let (primary, secondary) = names.split_once("<<").unwrap_or((names.as_str(), ""));
-        m.surname = clean(primary);
-        m.given_names = clean(secondary);
-        Ok(m)
+        Ok(Mrz {
+            format,
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            document_code: clean(&at(0, 0..2)),
+            issuing_state: clean(&at(0, 2..5)),
+            surname: clean(primary),
+            given_names: clean(secondary),
+            document_number: clean(&number),
+            nationality: clean(&nationality),
+            birth_date: birth,
+            sex: clean(&sex),
+            expiry_date: expiry,
+            optional_data: clean(&optional),
+            optional_data_2: clean(&optional_2),
+            checks,
+        })
     }
 
     /// Every check digit agrees with its data.

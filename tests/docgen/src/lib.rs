@@ -230,16 +230,13 @@ impl Holder {
                     self.sex,
                     cd(&expiry)
                 );
-                let composite = format!("{}{}{}", &body[0..10], &body[13..20], &body[21..43]);
-                vec![l1, format!("{body}{}", cd(&composite))]
+                recompute_composite(layout, vec![l1, format!("{body}0")])
             }
             Layout::Td1 => {
                 let l1 =
                     format!("{}{state}{number}{}{}", pad(&self.document_code, 2), cd(&number), pad(&self.optional, 15));
-                let l2 = format!("{birth}{}{}{expiry}{}{nat}{}", cd(&birth), self.sex, cd(&expiry), pad("", 11));
-                let composite = format!("{}{}{}{}", &l1[5..30], &l2[0..7], &l2[8..15], &l2[18..29]);
-                let l2 = format!("{l2}{}", cd(&composite));
-                vec![l1, l2, self.mrz_name(30)]
+                let l2 = format!("{birth}{}{}{expiry}{}{nat}{}0", cd(&birth), self.sex, cd(&expiry), pad("", 11));
+                recompute_composite(layout, vec![l1, l2, self.mrz_name(30)])
             }
         }
     }
@@ -324,19 +321,13 @@ pub fn document(
     Ok(Document { layout, defect, holder, mrz, printed, pages })
 }
 
+/// Sets the composite check digit (the last character of line 2) from the lines' data.
 fn recompute_composite(layout: Layout, mut mrz: Vec<String>) -> Vec<String> {
-    let cd = |s: &str| check_digit(s).unwrap_or('0');
-    match layout {
-        Layout::Td3 => {
-            let l = &mrz[1];
-            let c = cd(&format!("{}{}{}", &l[0..10], &l[13..20], &l[21..43]));
-            mrz[1] = format!("{}{c}", &l[..43]);
-        }
-        Layout::Td1 => {
-            let c = cd(&format!("{}{}{}{}", &mrz[0][5..30], &mrz[1][0..7], &mrz[1][8..15], &mrz[1][18..29]));
-            mrz[1] = format!("{}{c}", &mrz[1][..29]);
-        }
-    }
+    let format = if layout == Layout::Td3 { vigil_mrz::Format::Td3 } else { vigil_mrz::Format::Td1 };
+    let refs: Vec<&str> = mrz.iter().map(String::as_str).collect();
+    let c = check_digit(&vigil_mrz::composite_data(format, &refs)).unwrap_or('0');
+    let l2 = &mrz[1];
+    mrz[1] = format!("{}{c}", &l2[..l2.len() - 1]);
     mrz
 }
 

@@ -217,12 +217,11 @@ fn mean_inside(prob: &[f32], w: usize, h: usize, q: &Quad) -> f32 {
 }
 
 /// Cuts the quad out of `img` as an upright strip `out_h` pixels high (bilinear, edges
-/// replicated), `margin` line heights wider on each side and stretched along the text by
-/// `stretch`; at most `max_w` wide.
-pub fn warp(img: &RgbImage, q: &Quad, out_h: u32, margin: f32, stretch: f32, max_w: u32) -> RgbImage {
+/// replicated), `margin` line heights wider on each side; at most `max_w` wide.
+pub fn warp(img: &RgbImage, q: &Quad, out_h: u32, margin: f32, max_w: u32) -> RgbImage {
     let (vx, vy) = (-q.uy, q.ux);
     let len = q.w + 2.0 * margin * q.h;
-    let out_w = ((out_h as f32 * len / q.h.max(1.0) * stretch).ceil() as u32).clamp(out_h / 2, max_w);
+    let out_w = ((out_h as f32 * len / q.h.max(1.0)).ceil() as u32).clamp(out_h / 2, max_w);
     let (ox, oy) = (q.cx - q.ux * len / 2.0 - vx * q.h / 2.0, q.cy - q.uy * len / 2.0 - vy * q.h / 2.0);
     RgbImage::from_fn(out_w, out_h, |u, v| {
         let a = (u as f32 + 0.5) / out_w as f32 * len;

@@ -99,21 +99,6 @@ impl Ocr {
         Ok(Ocr { det, rec, dict, mrz_classes, lookalikes })
     }
 
-    /// NCHW float input of an image, normalised per the model's manifest entry.
-    fn input(m: &Loaded, img: &RgbImage) -> Vec<f32> {
-        let plane = (img.width() * img.height()) as usize;
-        let mut buf = vec![0f32; 3 * plane];
-        let s = &m.spec;
-        let bgr = s.channels == crate::manifest::Channels::Bgr;
-        for (i, p) in img.pixels().enumerate() {
-            for c in 0..3 {
-                let src = if bgr { 2 - c } else { c };
-                buf[c * plane + i] = (f32::from(p.0[src]) - s.mean[c]) / s.std[c];
-            }
-        }
-        buf
-    }
-
     /// Text boxes in `img` (pixels), with the detector's mean probability. The page is scaled so
     /// its longer side is at most `max_side` (sides rounded to multiples of 32).
     pub fn detect(&self, img: &RgbImage, max_side: u32) -> Result<Vec<(Quad, f32)>> {
@@ -130,7 +115,7 @@ impl Ocr {
         } else {
             image::imageops::resize(img, dw, dh, image::imageops::FilterType::Triangle)
         };
-        let buf = Self::input(&self.det, &small);
+        let buf = self.det.tensor(&small);
         let prob = {
             let mut session = self.det.lock()?;
             let input = TensorRef::from_array_view(([1usize, 3, dh as usize, dw as usize], &buf[..])).map_err(rt)?;
@@ -154,77 +139,56 @@ impl Ocr {
             .collect())
     }
 
-    /// The recogniser's per-frame class probabilities for a strip (T frames × classes).
-    fn frames(&self, strip: &RgbImage) -> Result<(Vec<f32>, usize)> {
-        let buf = Self::input(&self.rec, strip);
+    /// Cuts the quad out as a strip of the recogniser's height, `margin` line heights wider on
+    /// each side.
+    fn strip(&self, img: &RgbImage, q: &Quad, margin: f32) -> RgbImage {
+        geometry::warp(img, q, self.rec.spec.size[1], margin, MAX_REC_WIDTH)
+    }
+
+    /// Runs the recogniser on strips of one height, each padded on the right with mid-grey to the
+    /// widest of them (at least the model's minimum width), as it was trained. Answers the
+    /// per-frame class probabilities of every strip, the frames per strip and the classes.
+    fn recognise(&self, strips: &[&RgbImage]) -> Result<(Vec<f32>, usize, usize)> {
+        let h = self.rec.spec.size[1];
+        let width = strips.iter().map(|s| s.width()).max().unwrap_or(0).max(self.rec.spec.size[0]);
+        let plane = (width * h) as usize;
+        let mut buf = Vec::with_capacity(strips.len() * 3 * plane);
+        for s in strips {
+            let mut padded = RgbImage::from_pixel(width, h, image::Rgb([127, 127, 127]));
+            image::imageops::replace(&mut padded, *s, 0, 0);
+            buf.extend(self.rec.tensor(&padded));
+        }
         let mut session = self.rec.lock()?;
-        let shape = [1usize, 3, strip.height() as usize, strip.width() as usize];
+        let shape = [strips.len(), 3, h as usize, width as usize];
         let input = TensorRef::from_array_view((shape, &buf[..])).map_err(rt)?;
         let started = std::time::Instant::now();
-        let out = session.run(ort::inputs![self.rec.spec.input.as_str() => input]).map_err(rt)?;
+        let res = session.run(ort::inputs![self.rec.spec.input.as_str() => input]).map_err(rt)?;
         count_run(started);
-        let (shape, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
-        let classes = shape.last().copied().unwrap_or(0) as usize;
-        if classes != self.dict.len() {
-            return Err(rt(format!("recogniser answered {classes} classes; its dictionary has {}", self.dict.len())));
+        let (shape, v) = res[0].try_extract_tensor::<f32>().map_err(rt)?;
+        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        if dims.len() != 3 || dims[0] != strips.len() || dims[2] != self.dict.len() {
+            return Err(rt(format!(
+                "recogniser answered shape {dims:?} for {} strips and a dictionary of {}",
+                strips.len(),
+                self.dict.len()
+            )));
         }
-        Ok((v.to_vec(), classes))
+        Ok((v.to_vec(), dims[1], dims[2]))
     }
 
-    fn strip(&self, img: &RgbImage, q: &Quad, margin: f32, stretch: f32) -> RgbImage {
-        let h = self.rec.spec.size[1];
-        let s = geometry::warp(img, q, h, margin, stretch, MAX_REC_WIDTH);
-        if s.width() >= self.rec.spec.size[0] {
-            return s;
-        }
-        // Short strips are padded on the right to the model's minimum width, as in training.
-        let mut padded = RgbImage::from_pixel(self.rec.spec.size[0], h, image::Rgb([127, 127, 127]));
-        image::imageops::replace(&mut padded, &s, 0, 0);
-        padded
-    }
-
-    /// Reads the text in a box with greedy decoding: (text, mean character probability).
-    pub fn read(&self, img: &RgbImage, q: &Quad) -> Result<(String, f32)> {
-        let strip = self.strip(img, q, 0.0, 1.0);
-        let (probs, classes) = self.frames(&strip)?;
-        Ok(ctc::greedy(&probs, classes, &self.dict))
-    }
-
-    /// Reads many boxes, [`REC_BATCH`] strips of similar width per run (each padded with
-    /// mid-grey to the widest of its batch, as the recogniser was trained), which keeps both
-    /// threads busy and pays the per-run overhead once per batch. Answers in the boxes' order.
+    /// Reads many boxes with greedy decoding, [`REC_BATCH`] strips of similar width per run,
+    /// which keeps both threads busy and pays the per-run overhead once per batch: (text, mean
+    /// character probability) per box, in the boxes' order.
     pub fn read_all(&self, img: &RgbImage, quads: &[Quad]) -> Result<Vec<(String, f32)>> {
-        let h = self.rec.spec.size[1];
-        let strips: Vec<RgbImage> = quads.iter().map(|q| geometry::warp(img, q, h, 0.0, 1.0, MAX_REC_WIDTH)).collect();
+        let strips: Vec<RgbImage> = quads.iter().map(|q| self.strip(img, q, 0.0)).collect();
         let mut order: Vec<usize> = (0..strips.len()).collect();
         order.sort_by_key(|&i| strips[i].width());
         let mut out = vec![(String::new(), 0.0f32); strips.len()];
         for chunk in order.chunks(REC_BATCH) {
-            let width = chunk.iter().map(|&i| strips[i].width()).max().unwrap_or(0).max(self.rec.spec.size[0]);
-            let plane = (width * h) as usize;
-            let mut buf = vec![0f32; chunk.len() * 3 * plane];
-            for (n, &i) in chunk.iter().enumerate() {
-                let mut padded = RgbImage::from_pixel(width, h, image::Rgb([127, 127, 127]));
-                image::imageops::replace(&mut padded, &strips[i], 0, 0);
-                let one = Self::input(&self.rec, &padded);
-                buf[n * 3 * plane..(n + 1) * 3 * plane].copy_from_slice(&one);
-            }
-            let (probs, t, classes) = {
-                let mut session = self.rec.lock()?;
-                let shape = [chunk.len(), 3, h as usize, width as usize];
-                let input = TensorRef::from_array_view((shape, &buf[..])).map_err(rt)?;
-                let started = std::time::Instant::now();
-                let res = session.run(ort::inputs![self.rec.spec.input.as_str() => input]).map_err(rt)?;
-                count_run(started);
-                let (shape, v) = res[0].try_extract_tensor::<f32>().map_err(rt)?;
-                let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-                if dims.len() != 3 || dims[0] != chunk.len() || dims[2] != self.dict.len() {
-                    return Err(rt(format!("recogniser answered shape {dims:?} for a batch of {}", chunk.len())));
-                }
-                (v.to_vec(), dims[1], dims[2])
-            };
-            for (n, &i) in chunk.iter().enumerate() {
-                out[i] = ctc::greedy(&probs[n * t * classes..(n + 1) * t * classes], classes, &self.dict);
+            let batch: Vec<&RgbImage> = chunk.iter().map(|&i| &strips[i]).collect();
+            let (probs, t, classes) = self.recognise(&batch)?;
+            for (frames, &i) in probs.chunks_exact(t * classes).zip(chunk) {
+                out[i] = ctc::greedy(frames, classes, &self.dict);
             }
         }
         Ok(out)
@@ -233,8 +197,8 @@ impl Ocr {
     /// Per frame of a strip cut from `q`: log-probabilities of the blank and the 37 MRZ
     /// characters (look-alikes folded in).
     fn mrz_log_probs(&self, img: &RgbImage, q: &Quad) -> Result<Vec<Vec<f32>>> {
-        let strip = self.strip(img, q, 0.5, 1.0);
-        let (probs, classes) = self.frames(&strip)?;
+        let strip = self.strip(img, q, 0.5);
+        let (probs, _, classes) = self.recognise(&[&strip])?;
         Ok(probs
             .chunks_exact(classes)
             .map(|f| {
