@@ -351,6 +351,20 @@ impl Server {
         if process { spawn_process(env, tmp, s3, blobs).await } else { launch(env, tmp, s3, blobs).await }
     }
 
+    /// Drops a setting for the next [`Server::respawn`] or [`Server::restart`].
+    pub fn unset(&mut self, key: &str) {
+        self.env.remove(key);
+        self.env.remove(&format!("VIGIL_{}", key.to_ascii_uppercase()));
+    }
+
+    /// The database's URL, the default SQLite file included.
+    pub fn db_url(&self) -> String {
+        match self.database_url() {
+            Some(u) => u.to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("vigil.db").display()),
+        }
+    }
+
     /// SIGKILL for a child-process server: no shutdown code runs, leases stay held.
     pub fn kill9(&mut self) {
         let c = self.child.as_mut().expect("kill9 needs a server started with spawn()");

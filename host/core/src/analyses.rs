@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::analysis::{self as rules, AnalysisFilter, AnalysisType, MediaRef, StatusRow};
+use vigil_domain::audit::Change;
 use vigil_domain::model::{Analysis, Media, Page};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::{Code, Error, Result};
 use vigil_store::{Exec, analyses, folders, jobs, media};
 
@@ -122,6 +123,9 @@ impl App {
         req: AnalysesRequest,
     ) -> Result<Vec<Analysis>> {
         let folder = self.folder_for_write(p, folder_id).await?;
+        if folder.pi_deleted {
+            return Err(crate::folders::pi_deleted_error());
+        }
         if req.analyses.is_empty() {
             return Err(Error::structure("'analyses' must list at least one analysis"));
         }
@@ -227,6 +231,12 @@ impl App {
             jobs::enqueue(&mut tx, &job, now).await.infra()?;
         }
         self.refresh_folder_status(&mut tx, folder_id, now).await?;
+        let requested: Vec<Value> =
+            planned.iter().map(|a| json!({"analyse_id": a.analyse_id, "type": a.analysis_type})).collect();
+        let change = Change::new("request_analyses", "folder", folder_id, Some(folder.company_id))
+            .in_folder(folder_id)
+            .field("analyses", Value::Null, Value::Array(requested));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         self.inner.wake.notify_waiters();
         let group = AnalysisFilter { group_ids: vec![group_id], ..Default::default() };
@@ -366,6 +376,11 @@ impl App {
         folders::touch(&mut tx, a.folder_id, now).await.infra()?;
         analyses::delete(&mut tx, id).await.infra()?;
         self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
+        let change = Change::new("delete", "analysis", id, Some(a.company_id))
+            .in_folder(a.folder_id)
+            .field("type", json!(a.analysis_type), Value::Null)
+            .field("resolution_status", json!(a.resolution_status), Value::Null);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         for r in &a.results_media {
             for o in &r.output_images {
@@ -407,6 +422,11 @@ impl App {
         folders::touch(&mut tx, a.folder_id, now).await.infra()?;
         analyses::decide(&mut tx, id, verdict, p.user_id, d.comment.as_deref(), now).await.infra()?;
         self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
+        let change = Change::new("decide", "analysis", id, Some(a.company_id))
+            .in_folder(a.folder_id)
+            .field("resolution_status", json!(a.resolution_status), json!(verdict))
+            .field("operator_comment", Value::Null, json!(d.comment));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         self.get_analysis(p, id).await
     }

@@ -3,8 +3,9 @@
 use crate::crypto::{self, DUMMY_HASH, new_token, token_hash};
 use crate::{App, Infra, now_micros};
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::model::{TokenPair, User};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Result};
 use vigil_store::sessions::{self, Session};
@@ -56,6 +57,7 @@ pub fn principal_of(u: &User) -> Principal {
         can_start_analyse_collection: u.can_start_analyse_collection,
         session_id: None,
         session_expires: None,
+        origin: Default::default(),
     }
 }
 
@@ -255,8 +257,15 @@ impl App {
         let u = self.session_owner(p, user_id).await?;
         match sessions::get(&mut self.store(), session_id).await.infra()? {
             Some(s) if s.user_id == u.user_id => {
-                sessions::delete(&mut self.store(), session_id).await.infra()?;
-                Ok(())
+                let mut tx = self.store().begin().await.infra()?;
+                sessions::delete(&mut tx, session_id).await.infra()?;
+                let change = Change::new("revoke_session", "user", u.user_id, Some(u.company_id)).field(
+                    "session_id",
+                    serde_json::json!(session_id),
+                    serde_json::Value::Null,
+                );
+                crate::audit::record(&mut tx, Caller::User(p), change).await?;
+                tx.commit().await.infra()
             }
             _ => Err(Error::not_found("session")),
         }
@@ -267,7 +276,16 @@ impl App {
     pub async fn revoke_sessions(&self, p: &Principal, user_id: Uuid) -> Result<u64> {
         let u = self.session_owner(p, user_id).await?;
         let keep = if u.user_id == p.user_id { p.session_id } else { None };
-        sessions::delete_for_user_except(&mut self.store(), u.user_id, keep).await.infra()
+        let mut tx = self.store().begin().await.infra()?;
+        let ended = sessions::delete_for_user_except(&mut tx, u.user_id, keep).await.infra()?;
+        let change = Change::new("revoke_sessions", "user", u.user_id, Some(u.company_id)).field(
+            "sessions_revoked",
+            serde_json::Value::Null,
+            serde_json::json!(ended),
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
+        Ok(ended)
     }
 }
 

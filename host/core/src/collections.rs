@@ -17,10 +17,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::filter::Paging;
 use vigil_domain::media::{MediaType, SNIFF_LEN, sniff, validate_tags};
 use vigil_domain::model::{Collection, MediaInfo, Page, Person, PersonImage};
-use vigil_domain::policy::{Principal, Role, Visitor};
+use vigil_domain::policy::{Caller, Principal, Role, Visitor};
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Result};
 use vigil_index::{Entry, FaceIndex};
@@ -568,13 +569,17 @@ impl App {
             time_created: micros_to_secs(now),
             time_updated: micros_to_secs(now),
         };
-        store::insert_collection(&mut self.store(), &c, now).await.infra().map_err(|e| {
+        let mut tx = self.store().begin().await.infra()?;
+        store::insert_collection(&mut tx, &c, now).await.infra().map_err(|e| {
             if e.code == Code::Conflict {
                 Error::new(Code::Conflict, format!("the company already has a collection with alias '{alias}'"))
             } else {
                 e
             }
         })?;
+        let change = Change::new("create", "collection", c.collection_id, Some(c.company_id)).diff(None, Some(&c));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.index().set_applied(c.collection_id, Some(0));
         self.collection_for_read(p, c.collection_id).await
     }
@@ -622,7 +627,11 @@ impl App {
             return Err(Error::forbidden());
         }
         self.check_unreferenced(id, None, "collection").await?;
-        store::delete_collection(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        store::delete_collection(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "collection", id, Some(c.company_id)).diff(Some(&c), None);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.forget_collections(&[id]).await;
         if let Err(e) = self.blob().delete_prefix(&format!("{}/collections/{id}/", c.company_id)).await {
             tracing::error!(collection_id = %id, error = %e, "collection files not removed");
@@ -798,6 +807,19 @@ impl App {
             // One microsecond apart, so images list in the order they were sent.
             store::insert_image(&mut tx, &img, &e.vector, now + i as i64).await.infra()?;
         }
+        let images = Value::Array(enrolled.iter().map(|e| json!(e.image_id)).collect());
+        let change = if up.person.is_none() {
+            Change::new("create", "person", person_id, Some(c.company_id)).field(
+                "meta_data",
+                Value::Null,
+                up.person_meta.clone().unwrap_or(Value::Null),
+            )
+        } else {
+            Change::new("add_images", "person", person_id, Some(c.company_id))
+        };
+        let change =
+            change.field("collection_id", Value::Null, json!(c.collection_id)).field("images", Value::Null, images);
+        crate::audit::record(&mut tx, Caller::User(&up.principal), change).await?;
         tx.commit().await.infra()?;
         Ok(version)
     }
@@ -855,6 +877,10 @@ impl App {
         let version =
             store::bump_faces(&mut tx, collection_id, -1, -(images.len() as i64), now_micros()).await.infra()?;
         store::delete_person(&mut tx, pid).await.infra()?;
+        let change = Change::new("delete", "person", pid, Some(c.company_id))
+            .field("collection_id", json!(collection_id), Value::Null)
+            .field("images", json!(images.len()), Value::Null);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         if let Some(v) = version {
             self.index_apply(collection_id, v, |idx| {
@@ -901,6 +927,10 @@ impl App {
         let mut tx = self.store().begin().await.infra()?;
         let version = store::bump_faces(&mut tx, collection_id, 0, -1, now_micros()).await.infra()?;
         store::delete_image(&mut tx, iid).await.infra()?;
+        let change = Change::new("delete", "person_image", iid, Some(c.company_id))
+            .field("person_id", json!(pid), Value::Null)
+            .field("collection_id", json!(collection_id), Value::Null);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         if let Some(v) = version {
             self.index_apply(collection_id, v, |idx| {

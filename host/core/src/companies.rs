@@ -2,8 +2,10 @@
 
 use crate::{App, Infra, now_micros};
 use serde::Deserialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::filter::Paging;
 use vigil_domain::model::{Company, Page};
 use vigil_domain::policy::{Caller, Principal};
@@ -40,7 +42,12 @@ impl App {
             return Err(Error::forbidden());
         }
         let id = Uuid::new_v4();
-        companies::insert(&mut self.store(), id, &check_name(&b.name)?, now_micros()).await.infra()?;
+        let name = check_name(&b.name)?;
+        let mut tx = self.store().begin().await.infra()?;
+        companies::insert(&mut tx, id, &name, now_micros()).await.infra()?;
+        let change = Change::new("create", "company", id, Some(id)).field("name", Value::Null, json!(name));
+        crate::audit::record(&mut tx, caller, change).await?;
+        tx.commit().await.infra()?;
         companies::get(&mut self.store(), id)
             .await
             .infra()?
@@ -57,17 +64,22 @@ impl App {
     }
 
     pub async fn rename_company(&self, p: &Principal, id: Uuid, b: CompanyBody) -> Result<Company> {
-        self.visible_company(p, id).await?;
+        let old = self.visible_company(p, id).await?;
         if !p.can_manage_companies() {
             return Err(Error::forbidden());
         }
-        companies::rename(&mut self.store(), id, &check_name(&b.name)?, now_micros()).await.infra()?;
+        let name = check_name(&b.name)?;
+        let mut tx = self.store().begin().await.infra()?;
+        companies::rename(&mut tx, id, &name, now_micros()).await.infra()?;
+        let change = Change::new("update", "company", id, Some(id)).field("name", json!(old.name), json!(name));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.visible_company(p, id).await
     }
 
     /// Deletes a company with its users, folders, media rows and files.
     pub async fn delete_company(&self, p: &Principal, id: Uuid) -> Result<()> {
-        self.visible_company(p, id).await?;
+        let old = self.visible_company(p, id).await?;
         if !p.can_manage_companies() {
             return Err(Error::forbidden());
         }
@@ -75,7 +87,11 @@ impl App {
             return Err(Error::value("the system company cannot be deleted"));
         }
         let collections = vigil_store::collections::collections_of_company(&mut self.store(), id).await.infra()?;
-        companies::delete(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        companies::delete(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "company", id, Some(id)).field("name", json!(old.name), Value::Null);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.forget_collections(&collections).await;
         // Rows first: once they are gone nothing references the files, so a failed file removal
         // leaves unreachable bytes (logged) rather than rows pointing at missing files.

@@ -2,13 +2,14 @@
 
 use crate::{App, Infra, now_micros};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::filter::FolderFilter;
 use vigil_domain::model::{Folder, Page};
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::{Error, Result};
 use vigil_store::{companies, folders, media, users};
 
@@ -93,6 +94,7 @@ impl App {
 
     pub async fn patch_folder(&self, p: &Principal, id: Uuid, patch: FolderPatch) -> Result<Folder> {
         let mut f = self.folder_for_read(p, id).await?;
+        let before = f.clone();
         let operator_fields = patch.operator_status.is_some() || patch.operator_comment.is_some();
         if operator_fields {
             // Reviewers set these; a CLIENT, service account or not, may not review its own folders.
@@ -131,7 +133,12 @@ impl App {
             }
             f.user_id = Some(owner);
         }
-        folders::update(&mut self.store(), &f, now_micros()).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        folders::update(&mut tx, &f, now_micros()).await.infra()?;
+        let change =
+            Change::new("update", "folder", id, Some(f.company_id)).in_folder(id).diff(Some(&before), Some(&f));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.get_folder(p, id, Embed::default()).await
     }
 
@@ -141,10 +148,70 @@ impl App {
         if !p.can_delete_in_folder(f.owned()) {
             return Err(Error::forbidden());
         }
-        folders::delete(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        folders::delete(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "folder", id, Some(f.company_id)).in_folder(id).diff(Some(&f), None);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         if let Err(e) = self.blob().delete_prefix(&format!("{}/{}/", f.company_id, f.folder_id)).await {
             tracing::error!(folder_id = %id, error = %e, "folder files not removed");
         }
         Ok(())
     }
+
+    /// `DELETE /api/folders/{id}/pi/`: removes the folder's personal data — every file under
+    /// its prefix (media, thumbnails, previews, snapshots, best shots, reports), its media and
+    /// report rows, its metadata, the personal parts of its analyses' results and its telemetry
+    /// sessions — and keeps the folder and its analyses with their verdicts and scores.
+    ///
+    /// Three steps, each safe to repeat: (1) the folder is marked (no media or analysis is
+    /// accepted from then on) and analyses still running are failed, with the audit entry;
+    /// (2) the files go; (3) the rows are emptied. A crash between them leaves the folder
+    /// marked, and a retry — which a marked folder always accepts — finishes the work.
+    pub async fn delete_personal_data(&self, p: &Principal, id: Uuid) -> Result<Folder> {
+        let f = self.folder_for_read(p, id).await?;
+        if !p.can_delete_in_folder(f.owned()) {
+            return Err(Error::forbidden());
+        }
+        let now = now_micros();
+        let mut tx = self.store().begin().await.infra()?;
+        // The row lock first: uploads into this folder wait, then see the mark.
+        folders::mark_pi_deleted(&mut tx, id, now).await.infra()?;
+        let cancelled = json!({
+            "error_code": vigil_domain::Code::InvalidValue.number(),
+            "error_message": "the folder's personal data was deleted while the analysis ran",
+            "details": null,
+        });
+        vigil_store::analyses::cancel_processing(&mut tx, id, &cancelled, now).await.infra()?;
+        self.refresh_folder_status(&mut tx, id, now).await?;
+        let change = Change::new("delete_pi", "folder", id, Some(f.company_id)).in_folder(id).field(
+            "pi_deleted",
+            json!(f.pi_deleted),
+            json!(true),
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
+        crate::failpoint("pi_deletion.marked");
+
+        self.blob().delete_prefix(&format!("{}/{}/", f.company_id, f.folder_id)).await.infra()?;
+        crate::failpoint("pi_deletion.files_removed");
+
+        let results = vigil_store::analyses::of_folders(&mut self.store(), &[id]).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        media::delete_of_folder(&mut tx, id).await.infra()?;
+        vigil_store::reports::delete_of_folder(&mut tx, id).await.infra()?;
+        vigil_store::events::delete_of_folder(&mut tx, id).await.infra()?;
+        folders::clear_personal(&mut tx, id).await.infra()?;
+        for a in &results {
+            let kept = a.results_data.as_ref().map(vigil_domain::analysis::strip_personal);
+            vigil_store::analyses::scrub(&mut tx, a.analyse_id, kept.as_ref(), now).await.infra()?;
+        }
+        tx.commit().await.infra()?;
+        self.get_folder(p, id, Embed::default()).await
+    }
+}
+
+/// What adding media or running analyses on a cleaned folder answers.
+pub(crate) fn pi_deleted_error() -> Error {
+    Error::value("the personal data of this folder was deleted: no media can be added and no analysis run")
 }

@@ -6,12 +6,14 @@
 //! crosses into this crate, and SQL stays in `vigil-store`.
 
 pub mod analyses;
+pub mod audit;
 pub mod auth;
 pub mod collections;
 pub mod companies;
 pub mod crypto;
 pub mod documents;
 pub mod eval;
+pub mod events;
 pub mod folders;
 pub mod frames;
 pub mod jobs;
@@ -310,5 +312,21 @@ impl<T> Infra<T> for std::result::Result<T, StoreError> {
 impl<T> Infra<T> for std::result::Result<T, BlobError> {
     fn infra(self) -> Result<T> {
         self.map_err(|e| Error::internal_error(&e))
+    }
+}
+
+/// Crash-test hook: when `VIGIL_FAILPOINTS` (comma-separated) names `point`, the process aborts
+/// there — no destructor, no cleanup, as under `kill -9` — so tests can prove that what a crash
+/// leaves at that point is completed by a retry. Unset in production: one cached lookup.
+pub(crate) fn failpoint(point: &str) {
+    static POINTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        std::env::var("VIGIL_FAILPOINTS")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    });
+    if points.iter().any(|p| p == point) {
+        tracing::error!(point, "failpoint reached: aborting");
+        std::process::abort();
     }
 }

@@ -4,9 +4,10 @@ use crate::{App, Infra, now_micros};
 use bytes::Bytes;
 use futures::Stream;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::media::{MediaType, Sniffed, validate_tags};
 use vigil_domain::model::{Media, SnapshotRequest};
-use vigil_domain::policy::{Principal, Visitor};
+use vigil_domain::policy::{Caller, Principal, Visitor};
 use vigil_domain::{Error, Result};
 use vigil_media::photo;
 use vigil_store::{folders, media};
@@ -73,12 +74,20 @@ impl App {
 
     /// Replaces the tag list; `[]` clears it.
     pub async fn set_media_tags(&self, p: &Principal, id: Uuid, tags: Vec<String>) -> Result<Media> {
-        let (_, f) = self.media_for_read(p, id).await?;
+        let (m, f) = self.media_for_read(p, id).await?;
         if !p.can_write_folder(f.owned()) {
             return Err(Error::forbidden());
         }
         let tags = validate_tags(&tags)?;
-        media::set_tags(&mut self.store(), id, &tags, now_micros()).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        media::set_tags(&mut tx, id, &tags, now_micros()).await.infra()?;
+        let change = Change::new("update", "media", id, Some(f.company_id)).in_folder(f.folder_id).field(
+            "tags",
+            serde_json::json!(m.tags),
+            serde_json::json!(tags),
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.get_media(p, id).await
     }
 
@@ -90,6 +99,8 @@ impl App {
         let mut tx = self.store().begin().await.infra()?;
         media::delete(&mut tx, id).await.infra()?;
         folders::touch(&mut tx, f.folder_id, now_micros()).await.infra()?;
+        let change = Change::new("delete", "media", id, Some(f.company_id)).in_folder(f.folder_id).diff(Some(&m), None);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         for key in std::iter::once(&m.blob_key).chain(&m.thumb_key).chain(&m.preview_key).chain(&m.snapshot_key) {
             if let Err(e) = self.blob().delete(key).await {
@@ -170,7 +181,7 @@ impl App {
         let (m, _) = self.media_for_read(p, id).await?;
         let key = match m.snapshot_key {
             Some(k) => k,
-            None => self.store_snapshot(&m, SnapshotRequest::default()).await?,
+            None => self.store_snapshot(&m, SnapshotRequest::default(), None).await?,
         };
         self.file_body(&key, "image/jpeg".into()).await
     }
@@ -182,11 +193,22 @@ impl App {
         if !p.can_write_folder(f.owned()) {
             return Err(Error::forbidden());
         }
-        let key = self.store_snapshot(&m, req).await?;
+        let change = Change::new("regenerate_snapshot", "media", id, Some(f.company_id)).in_folder(f.folder_id).field(
+            "snapshot",
+            serde_json::json!(null),
+            serde_json::json!({"time": req.time, "frame": req.frame}),
+        );
+        let key = self.store_snapshot(&m, req, Some((Caller::User(p), change))).await?;
         self.file_body(&key, "image/jpeg".into()).await
     }
 
-    async fn store_snapshot(&self, m: &Media, req: SnapshotRequest) -> Result<String> {
+    /// Makes and stores the still; `audit` is the entry a deliberate regeneration records.
+    async fn store_snapshot(
+        &self,
+        m: &Media,
+        req: SnapshotRequest,
+        audit: Option<(Caller<'_>, Change)>,
+    ) -> Result<String> {
         if req.time.is_some_and(|t| !t.is_finite() || t < 0.0) {
             return Err(Error::value("'time' must be a non-negative number of seconds"));
         }
@@ -219,7 +241,18 @@ impl App {
         let jpeg = tokio::task::spawn_blocking(move || photo::jpeg(&still)).await.map_err(Error::internal)??;
         let key = format!("{}/{}/{}_snapshot.jpg", m.company_id, m.folder_id, m.media_id);
         self.blob().put(&key, jpeg).await.infra()?;
-        match media::set_snapshot(&mut self.store(), m.media_id, &key, now_micros()).await.infra() {
+        let written = async {
+            let mut tx = self.store().begin().await.infra()?;
+            let n = media::set_snapshot(&mut tx, m.media_id, &key, now_micros()).await.infra()?;
+            if n == 1
+                && let Some((by, change)) = audit
+            {
+                crate::audit::record(&mut tx, by, change).await?;
+            }
+            tx.commit().await.infra()?;
+            Ok::<_, Error>(n)
+        };
+        match written.await {
             Ok(1) => Ok(key),
             // The media was deleted meanwhile: do not leave the file behind.
             other => {

@@ -4,7 +4,11 @@
 use crate::{App, Infra, now_micros};
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use vigil_domain::policy::{Principal, Role};
+use vigil_domain::audit::Change;
+use vigil_domain::policy::{Caller, Principal, Role};
+
+/// What a metadata edit is recorded as.
+const ACTION: &str = "update_meta_data";
 use vigil_domain::{Error, Result};
 use vigil_store::meta::{self, MetaTable};
 
@@ -29,60 +33,57 @@ pub enum MetaOp {
 }
 
 impl App {
-    /// Checks access to the parent object and returns its table.
-    async fn meta_access(&self, p: &Principal, owner: MetaOwner, id: Uuid, write: bool) -> Result<MetaTable> {
-        match owner {
+    /// Checks access to the parent object; returns its table and the change an edit records.
+    async fn meta_access(&self, p: &Principal, owner: MetaOwner, id: Uuid, write: bool) -> Result<(MetaTable, Change)> {
+        Ok(match owner {
             MetaOwner::User => {
                 let u = self.get_user(p, id).await?;
                 if write && !p.can_manage_user(u.company_id, Role::derive(&u.user_type, u.is_admin, u.is_service)) {
                     return Err(Error::forbidden());
                 }
-                Ok(MetaTable::Users)
+                (MetaTable::Users, Change::new(ACTION, "user", id, Some(u.company_id)))
             }
             MetaOwner::Folder => {
-                if write {
-                    self.folder_for_write(p, id).await?;
-                } else {
-                    self.folder_for_read(p, id).await?;
-                }
-                Ok(MetaTable::Folders)
+                let f = if write { self.folder_for_write(p, id).await? } else { self.folder_for_read(p, id).await? };
+                (MetaTable::Folders, Change::new(ACTION, "folder", id, Some(f.company_id)).in_folder(id))
             }
             MetaOwner::Media => {
                 let m = self.get_media(p, id).await?;
                 if write {
                     self.folder_for_write(p, m.folder_id).await?;
                 }
-                Ok(MetaTable::Media)
+                (MetaTable::Media, Change::new(ACTION, "media", id, Some(m.company_id)).in_folder(m.folder_id))
             }
             MetaOwner::Collection => {
                 let c = self.get_collection(p, id).await?;
                 if write && !p.can_manage_collection(c.company_id) {
                     return Err(Error::forbidden());
                 }
-                Ok(MetaTable::Collections)
+                (MetaTable::Collections, Change::new(ACTION, "collection", id, Some(c.company_id)))
             }
             MetaOwner::Person(collection) => {
                 let person = self.get_person(p, collection, id).await?;
                 if write && !p.can_manage_collection(person.company_id) {
                     return Err(Error::forbidden());
                 }
-                Ok(MetaTable::Persons)
+                (MetaTable::Persons, Change::new(ACTION, "person", id, Some(person.company_id)))
             }
             MetaOwner::Analysis => {
                 let a = self.get_analysis(p, id).await?;
                 if write {
                     self.folder_for_write(p, a.folder_id).await?;
                 }
-                Ok(MetaTable::Analyses)
+                (MetaTable::Analyses, Change::new(ACTION, "analysis", id, Some(a.company_id)).in_folder(a.folder_id))
             }
-        }
+        })
     }
 
     pub async fn meta(&self, p: &Principal, owner: MetaOwner, id: Uuid, op: MetaOp) -> Result<Value> {
         let write = !matches!(op, MetaOp::Get);
-        let table = self.meta_access(p, owner, id, write).await?;
-        let mut store = self.store();
-        let current = meta::get(&mut store, table, id).await.infra()?.ok_or_else(|| Error::not_found("object"))?;
+        let (table, change) = self.meta_access(p, owner, id, write).await?;
+        let mut tx = self.store().begin().await.infra()?;
+        let current = meta::get(&mut tx, table, id).await.infra()?.ok_or_else(|| Error::not_found("object"))?;
+        let old = current.clone();
         let next = match op {
             MetaOp::Get => return Ok(current),
             MetaOp::Clear => Value::Object(Map::new()),
@@ -108,7 +109,9 @@ impl App {
         if matches!(owner, MetaOwner::Person(_)) {
             crate::collections::check_person_meta(&next)?;
         }
-        meta::set(&mut store, table, id, &next, now_micros()).await.infra()?;
+        meta::set(&mut tx, table, id, &next, now_micros()).await.infra()?;
+        crate::audit::record(&mut tx, Caller::User(p), change.field("meta_data", old, next.clone())).await?;
+        tx.commit().await.infra()?;
         Ok(next)
     }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::model::{Page, PluginInfo};
 use vigil_domain::policy::{Caller, Principal, Role};
 use vigil_domain::{Code, Error, Result};
@@ -266,12 +267,16 @@ impl App {
         };
         let stored = async {
             self.blob().put(&cache_key, Bytes::from(artifact)).await.infra()?;
-            plugins::insert(&mut self.store(), &row, now).await.map_err(|e| match e {
+            let mut tx = self.store().begin().await.infra()?;
+            plugins::insert(&mut tx, &row, now).await.map_err(|e| match e {
                 vigil_store::StoreError::Conflict(_) => {
                     Error::new(Code::Conflict, format!("version '{}' of plugin '{}' already exists", m.version, m.name))
                 }
                 other => Error::internal(other),
-            })
+            })?;
+            let change = Change::new("upload", "plugin", id, company).diff(None, Some(&row.info));
+            crate::audit::record(&mut tx, caller, change).await?;
+            tx.commit().await.infra()
         }
         .await;
         if let Err(e) = stored {
@@ -283,13 +288,20 @@ impl App {
         if m.activate.unwrap_or(first) {
             // The component was just compiled: no need to load it back from the cache.
             let plugin = Arc::new(self.inner.plugins.host.plugin(meta_of(&row, kind), compiled.into()));
-            return self.activate_row(row, Some(plugin)).await;
+            return self.activate_row(row, Some(plugin), None).await;
         }
         Ok(row.info)
     }
 
-    /// Makes `row` the active version; `ready` is the loaded plugin if the caller has it already.
-    async fn activate_row(&self, row: PluginRow, ready: Option<Arc<Plugin>>) -> Result<PluginInfo> {
+    /// Makes `row` the active version; `ready` is the loaded plugin if the caller has it already,
+    /// `by` who asked when the activation is a request of its own (an upload that activates has
+    /// recorded itself).
+    async fn activate_row(
+        &self,
+        row: PluginRow,
+        ready: Option<Arc<Plugin>>,
+        by: Option<Caller<'_>>,
+    ) -> Result<PluginInfo> {
         // Prepare first: a version that cannot load never becomes active.
         let plugin = match ready {
             Some(p) => p,
@@ -297,6 +309,14 @@ impl App {
         };
         let mut tx = self.store().begin().await.infra()?;
         plugins::set_active(&mut tx, &row, now_micros()).await.infra()?;
+        if let Some(by) = by {
+            let change = Change::new("activate", "plugin", row.info.plugin_id, row.info.company_id).field(
+                "active",
+                json!(row.info.active),
+                json!(true),
+            );
+            crate::audit::record(&mut tx, by, change).await?;
+        }
         tx.commit().await.infra()?;
         self.inner.plugins.registry.activate(plugin);
         let row = plugins::get(&mut self.store(), row.info.plugin_id)
@@ -336,7 +356,7 @@ impl App {
         if !Self::can_manage_plugin(p, row.info.company_id) {
             return Err(Error::forbidden());
         }
-        self.activate_row(row, None).await
+        self.activate_row(row, None, Some(Caller::User(p))).await
     }
 
     pub async fn deactivate_plugin(&self, p: &Principal, id: Uuid) -> Result<PluginInfo> {
@@ -344,7 +364,15 @@ impl App {
         if !Self::can_manage_plugin(p, row.info.company_id) {
             return Err(Error::forbidden());
         }
-        plugins::set_inactive(&mut self.store(), id, now_micros()).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        plugins::set_inactive(&mut tx, id, now_micros()).await.infra()?;
+        let change = Change::new("deactivate", "plugin", id, row.info.company_id).field(
+            "active",
+            json!(row.info.active),
+            json!(false),
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.inner.plugins.registry.deactivate(row.info.company_id, &row.info.name, id);
         Ok(self.visible_plugin(p, id).await?.info)
     }
@@ -362,7 +390,11 @@ impl App {
                 plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?
             }
         };
-        plugins::delete(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        plugins::delete(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "plugin", id, row.info.company_id).diff(Some(&row.info), None);
+        crate::audit::record(&mut tx, caller, change).await?;
+        tx.commit().await.infra()?;
         self.inner.plugins.registry.deactivate(row.info.company_id, &row.info.name, id);
         if let Err(e) = self.blob().delete(&row.blob_key).await {
             tracing::error!(plugin_id = %id, error = %e, "plugin file not removed");
@@ -373,7 +405,7 @@ impl App {
     /// Makes a version active without a caller (start-up registration of the built-ins).
     pub async fn admin_activate_plugin(&self, id: Uuid) -> Result<PluginInfo> {
         let row = plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?;
-        self.activate_row(row, None).await
+        self.activate_row(row, None, Some(Caller::System)).await
     }
 
     /// Every plugin, for the operator's CLI.

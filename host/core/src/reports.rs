@@ -26,8 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::model::{Analysis, Folder, Page, Report, ReportAttachment, ReportTemplate};
-use vigil_domain::policy::Role;
+use vigil_domain::policy::{Caller, Role};
 use vigil_domain::{Code, Error, Principal, Result};
 use vigil_plugin_host::{CallError, Kind, Plugin, PluginMeta};
 use vigil_store::reports::{self as store, AttachmentRow, TemplateRow};
@@ -405,7 +406,7 @@ impl App {
             },
             blob_key: format!("{prefix}v1/{}", sanitize(&file_name)),
         };
-        self.write_template(&row, Some(bytes), &up.attachments, true).await?;
+        self.write_template(p, &row, Some(bytes), &up.attachments, true).await?;
         self.template_view(id).await
     }
 
@@ -441,7 +442,7 @@ impl App {
             row.blob_key = format!("{prefix}v{}/{}", row.info.version, sanitize(&file_name));
             new_file = Some(bytes);
         }
-        let mut replaced = self.write_template(&row, new_file, &up.attachments, false).await?;
+        let mut replaced = self.write_template(p, &row, new_file, &up.attachments, false).await?;
         if row.blob_key != old.blob_key {
             replaced.push(old.blob_key);
         }
@@ -454,6 +455,7 @@ impl App {
     /// Answers the keys of the files the attachments replaced (removed by the caller).
     async fn write_template(
         &self,
+        p: &Principal,
         row: &TemplateRow,
         file: Option<Bytes>,
         attachments: &[(String, Bytes)],
@@ -476,6 +478,13 @@ impl App {
                 store::update_template(&mut tx, row, now).await.infra()?;
             }
             self.put_attachments(&mut tx, id, &prefix, attachments, &mut written, &mut replaced).await?;
+            let names: Vec<&String> = attachments.iter().map(|(n, _)| n).collect();
+            let change =
+                Change::new(if insert { "create" } else { "update" }, "report_template", id, row.info.company_id)
+                    .field("name", Value::Null, json!(row.info.name))
+                    .field("version", Value::Null, json!(row.info.version))
+                    .field("attachments", Value::Null, json!(names));
+            crate::audit::record(&mut tx, Caller::User(p), change).await?;
             tx.commit().await.infra()
         }
         .await;
@@ -521,7 +530,15 @@ impl App {
         if !p.can_manage_template(t.info.company_id) {
             return Err(Error::forbidden());
         }
-        store::delete_template(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        store::delete_template(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "report_template", id, t.info.company_id).field(
+            "name",
+            json!(t.info.name),
+            Value::Null,
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         if let Err(e) = self.blob().delete_prefix(&template_key(t.info.company_id, id)).await {
             tracing::error!(report_template_id = %id, error = %e, "template files not removed");
         }
@@ -549,6 +566,13 @@ impl App {
         let stored = async {
             let mut tx = self.store().begin().await.infra()?;
             let out = self.put_attachments(&mut tx, id, &prefix, &list, &mut written, &mut replaced).await?;
+            let names: Vec<&String> = list.iter().map(|(n, _)| n).collect();
+            let change = Change::new("add_attachments", "report_template", id, t.info.company_id).field(
+                "attachments",
+                Value::Null,
+                json!(names),
+            );
+            crate::audit::record(&mut tx, Caller::User(p), change).await?;
             tx.commit().await.infra()?;
             Ok::<_, Error>(out)
         }
@@ -581,7 +605,15 @@ impl App {
             .await
             .infra()?
             .ok_or_else(|| Error::not_found("attachment"))?;
-        store::delete_attachment(&mut self.store(), attachment).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        store::delete_attachment(&mut tx, attachment).await.infra()?;
+        let change = Change::new("delete_attachment", "report_template", id, t.info.company_id).field(
+            "attachment",
+            json!(a.info.name),
+            Value::Null,
+        );
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.remove_keys(&[a.blob_key]).await;
         Ok(())
     }
@@ -689,6 +721,8 @@ impl App {
                 "operator_status": folder.operator_status, "operator_comment": folder.operator_comment,
                 "client_iin": meta.get("client_iin").cloned().unwrap_or(Value::Null),
                 "meta_data": meta,
+                "pi_deleted": folder.pi_deleted,
+                "time_pi_deleted": folder.time_pi_deleted.map_or(Value::Null, iso),
             },
             "verdict": verdict,
             "best_shot": best_shot,
@@ -855,7 +889,17 @@ impl App {
         if requested_by_nobody {
             stored.user_id = None;
         }
-        if let Err(e) = store::insert_report(&mut self.store(), &stored, now).await.infra() {
+        let inserted = async {
+            let mut tx = self.store().begin().await.infra()?;
+            store::insert_report(&mut tx, &stored, now).await.infra()?;
+            let change = Change::new("create", "report", report_id, Some(stored.company_id))
+                .in_folder(folder_id)
+                .field("format", Value::Null, json!(stored.format))
+                .field("template_name", Value::Null, json!(stored.template_name));
+            crate::audit::record(&mut tx, Caller::User(p), change).await?;
+            tx.commit().await.infra()
+        };
+        if let Err(e) = inserted.await {
             self.remove_keys(std::slice::from_ref(&report.blob_key)).await;
             return Err(e);
         }
@@ -920,7 +964,11 @@ impl App {
         if !p.can_delete_report(r.company_id) {
             return Err(Error::forbidden());
         }
-        store::delete_report(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        store::delete_report(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "report", id, Some(r.company_id)).in_folder(folder_id);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.remove_keys(&[r.blob_key]).await;
         Ok(())
     }

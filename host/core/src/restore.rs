@@ -144,6 +144,14 @@ impl App {
         let hash = crypto::hash_password(new_password).await?;
         users::set_password(&mut tx, user_id, &hash, now).await.infra()?;
         sessions::delete_for_user(&mut tx, user_id).await.infra()?;
+        let company = users::get(&mut tx, user_id).await.infra()?.map(|u| u.company_id);
+        // No signed-in user makes this change: the restore token stands for the account holder.
+        let change = vigil_domain::audit::Change::new("restore_password", "user", user_id, company).field(
+            "password",
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        );
+        crate::audit::record(&mut tx, vigil_domain::policy::Caller::System, change).await?;
         tx.commit().await.infra()
     }
 

@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use uuid::Uuid;
 use vigil_blob::Blob;
+use vigil_domain::audit::Change;
 use vigil_domain::media::{MediaError, MediaType, SNIFF_LEN, Sniffed, default_tags, sniff, validate_tags};
 use vigil_domain::model::{Folder, Media, MediaInfo, OriginalInfo, ShotFrame};
+use vigil_domain::policy::Caller;
 use vigil_domain::time::micros_to_secs;
 use vigil_domain::{Code, Error, Principal, Result};
 use vigil_store::{folders, media};
@@ -109,7 +111,7 @@ impl App {
     pub async fn begin_media_upload(&self, p: &Principal, folder_id: Uuid) -> Result<Upload> {
         let f = self.folder_for_write(p, folder_id).await?;
         if f.pi_deleted {
-            return Err(Error::value("personal data of this folder was deleted; no media can be added"));
+            return Err(crate::folders::pi_deleted_error());
         }
         Ok(self.upload(p, Target::Existing, folder_id, f.company_id))
     }
@@ -388,6 +390,7 @@ impl Upload {
                     time_created: micros_to_secs(now),
                     time_updated: micros_to_secs(now),
                     pi_deleted: false,
+                    time_pi_deleted: None,
                 };
                 folders::insert(&mut tx, &f, now).await.infra()?;
                 Some(f)
@@ -399,12 +402,24 @@ impl Upload {
                     return Err(Error::new(Code::TooLarge, format!("a folder holds at most {limit} media")));
                 }
                 folders::touch(&mut tx, self.folder_id, now).await.infra()?;
+                // Checked again under the folder's row lock: a personal-data deletion that
+                // committed since the upload began wins.
+                if folders::get(&mut tx, self.folder_id).await.infra()?.is_some_and(|f| f.pi_deleted) {
+                    return Err(crate::folders::pi_deleted_error());
+                }
                 None
             }
         };
         for (i, m) in items.iter().enumerate() {
             media::insert(&mut tx, m, now + i as i64).await.infra()?;
         }
+        let added = Value::Array(items.iter().map(|m| serde_json::json!(m.media_id)).collect());
+        let change = match &folder {
+            Some(f) => Change::new("create", "folder", f.folder_id, Some(f.company_id)).diff(None, Some(f)),
+            None => Change::new("add_media", "folder", self.folder_id, Some(self.company_id)),
+        };
+        let change = change.in_folder(self.folder_id).field("media", Value::Null, added);
+        crate::audit::record(&mut tx, Caller::User(&self.principal), change).await?;
         tx.commit().await.infra()?;
         Ok((folder, items))
     }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use vigil_domain::audit::Change;
 use vigil_domain::filter::Paging;
 use vigil_domain::model::{Page, User};
 use vigil_domain::policy::{Caller, Principal, Role};
@@ -233,7 +234,11 @@ impl App {
             time_updated: vigil_domain::time::micros_to_secs(now),
         };
         let hash = crypto::hash_password(n.password).await?;
-        users::insert(&mut self.store(), &u, &hash, now).await.map_err(|e| email_taken(e, caller, &u.email))?;
+        let mut tx = self.store().begin().await.infra()?;
+        users::insert(&mut tx, &u, &hash, now).await.map_err(|e| email_taken(e, caller, &u.email))?;
+        let change = Change::new("create", "user", u.user_id, Some(u.company_id)).diff(None, Some(&u));
+        crate::audit::record(&mut tx, caller, change).await?;
+        tx.commit().await.infra()?;
         Ok(u)
     }
 
@@ -248,6 +253,7 @@ impl App {
 
     pub async fn patch_user(&self, p: &Principal, id: Uuid, patch: UserPatch) -> Result<User> {
         let mut u = self.visible_user(p, id).await?;
+        let old = u.clone();
         if !p.can_manage_user(u.company_id, role_of(&u)) {
             if u.user_id != p.user_id {
                 return Err(Error::forbidden());
@@ -308,6 +314,13 @@ impl App {
         if u.is_active && !was_active {
             sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
         }
+        let action = match (was_active, u.is_active) {
+            (true, false) => "block",
+            (false, true) => "unblock",
+            _ => "update",
+        };
+        let change = Change::new(action, "user", id, Some(u.company_id)).diff(Some(&old), Some(&u));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         self.visible_user(p, id).await
     }
@@ -316,6 +329,7 @@ impl App {
     /// may change their own names. The object they read may be sent back whole: other fields are
     /// accepted when unchanged and refused when changed.
     async fn patch_own_names(&self, p: &Principal, mut u: User, patch: UserPatch) -> Result<User> {
+        let old = u.clone();
         let same = |v: Option<bool>, cur: bool| v.is_none_or(|v| v == cur);
         let type_same = match &patch.user_type {
             None => true,
@@ -341,7 +355,11 @@ impl App {
         }
         check_names(&patch.first_name, &patch.last_name, &patch.middle_name)?;
         set_names(&mut u, patch.first_name, patch.last_name, patch.middle_name);
-        users::update(&mut self.store(), &u, now_micros()).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        users::update(&mut tx, &u, now_micros()).await.infra()?;
+        let change = Change::new("update", "user", u.user_id, Some(u.company_id)).diff(Some(&old), Some(&u));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.visible_user(p, u.user_id).await
     }
 
@@ -355,7 +373,11 @@ impl App {
         }
         // A user's reports go with the user: their rows by cascade, their files here.
         let reports = self.report_keys_of_user(id).await?;
-        users::delete(&mut self.store(), id).await.infra()?;
+        let mut tx = self.store().begin().await.infra()?;
+        users::delete(&mut tx, id).await.infra()?;
+        let change = Change::new("delete", "user", id, Some(u.company_id)).diff(Some(&u), None);
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         self.remove_report_files(&reports).await;
         Ok(())
     }
@@ -384,7 +406,11 @@ impl App {
         users::set_password(&mut tx, id, &hash, now_micros()).await.infra()?;
         // Someone else's password was reset: their sessions end. One's own: the others end.
         let keep = if manager { None } else { p.session_id };
-        sessions::delete_for_user_except(&mut tx, id, keep).await.infra()?;
+        let ended = sessions::delete_for_user_except(&mut tx, id, keep).await.infra()?;
+        let change = Change::new("change_password", "user", id, Some(u.company_id))
+            .field("password", Value::Null, Value::Null)
+            .field("sessions_revoked", Value::Null, serde_json::json!(ended));
+        crate::audit::record(&mut tx, Caller::User(p), change).await?;
         tx.commit().await.infra()?;
         Ok(())
     }
@@ -400,6 +426,12 @@ impl App {
         let mut tx = self.store().begin().await.infra()?;
         users::set_password(&mut tx, u.user_id, &hash, now_micros()).await.infra()?;
         sessions::delete_for_user(&mut tx, u.user_id).await.infra()?;
+        let change = Change::new("change_password", "user", u.user_id, Some(u.company_id)).field(
+            "password",
+            Value::Null,
+            Value::Null,
+        );
+        crate::audit::record(&mut tx, Caller::System, change).await?;
         tx.commit().await.infra()
     }
 
@@ -416,7 +448,11 @@ impl App {
             .await
             .infra()?
             .ok_or_else(|| Error::not_found("user"))?;
-        users::delete(&mut self.store(), u.user_id).await.infra().map(|_| ())
+        let mut tx = self.store().begin().await.infra()?;
+        users::delete(&mut tx, u.user_id).await.infra()?;
+        let change = Change::new("delete", "user", u.user_id, Some(u.company_id)).diff(Some(&u), None);
+        crate::audit::record(&mut tx, Caller::System, change).await?;
+        tx.commit().await.infra()
     }
 
     pub async fn user_count(&self) -> Result<i64> {

@@ -331,7 +331,7 @@ impl App {
         company: Uuid,
         b: CompanyWebhookBody,
     ) -> Result<CompanyWebhook> {
-        let (_, old_secret) = self.managed_hook(p, company).await?;
+        let (old_url, old_secret) = self.managed_hook(p, company).await?;
         if let Some(u) = &b.url {
             check_url(u)?;
         }
@@ -341,10 +341,21 @@ impl App {
             return Err(Error::value("secret must be 16 to 256 characters"));
         }
         // Keep the old secret unless a new one is given; removing the URL removes both.
-        let secret = if b.url.is_none() { None } else { b.secret.or(old_secret) };
-        webhooks::set_company_hook(&mut self.store(), company, b.url.as_deref(), secret.as_deref(), now_micros())
+        let secret = if b.url.is_none() { None } else { b.secret.or(old_secret.clone()) };
+        let mut tx = self.store().begin().await.infra()?;
+        webhooks::set_company_hook(&mut tx, company, b.url.as_deref(), secret.as_deref(), now_micros())
             .await
             .infra()?;
+        let mut change = vigil_domain::audit::Change::new("set_webhook", "company", company, Some(company)).field(
+            "webhook_url",
+            serde_json::json!(old_url),
+            serde_json::json!(b.url),
+        );
+        if secret != old_secret {
+            change = change.field("webhook_secret", serde_json::Value::Null, serde_json::Value::Null);
+        }
+        crate::audit::record(&mut tx, vigil_domain::policy::Caller::User(p), change).await?;
+        tx.commit().await.infra()?;
         Ok(CompanyWebhook { company_id: company, url: b.url, has_secret: secret.is_some() })
     }
 

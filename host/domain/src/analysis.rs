@@ -4,6 +4,7 @@
 use crate::filter::{Paging, Sorting, apply_paging, parse_bool, parse_sorting, parse_uuid_list};
 use crate::time::{Micros, parse_unix_secs};
 use crate::{Code, Error, Result};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// The analysis types of the wire protocol. Other names are custom types served by a plugin of
@@ -407,5 +408,81 @@ mod tests {
         assert!(p(&[("state", "DONE")]).is_err());
         assert!(p(&[("colour", "red")]).is_ok(), "unknown keys are ignored");
         assert!(p(&[("analyse_id.exclude", "not-a-uuid")]).is_err());
+    }
+}
+
+/// String fields of a result that say what was decided, not who was seen; every other string
+/// of a result may be personal (a name, a document number, a date of birth) and goes.
+const VERDICT_KEYS: &[&str] = &[
+    "resolution",
+    "resolution_status",
+    "status",
+    "state",
+    "reason",
+    "reasons",
+    "code",
+    "error_code",
+    "kind",
+    "type",
+    "check",
+    "checks",
+    "severity",
+    "outcome",
+    "decision",
+    "model",
+    "plugin",
+    "version",
+];
+/// Longer numeric arrays are embeddings or landmarks: biometric data.
+const MAX_KEPT_NUMBERS: usize = 16;
+
+/// What a personal-data deletion leaves of an analysis result: its scores (numbers and flags,
+/// wherever they are) and the words of its verdict; strings outside [`VERDICT_KEYS`] and long
+/// numeric arrays (embeddings, landmarks) are removed.
+pub fn strip_personal(v: &Value) -> Value {
+    strip(v, None)
+}
+
+fn strip(v: &Value, key: Option<&str>) -> Value {
+    let verdict_word = key.is_some_and(|k| VERDICT_KEYS.contains(&k));
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => v.clone(),
+        Value::String(s) if verdict_word && s.len() <= 64 => v.clone(),
+        Value::String(_) => Value::Null,
+        Value::Array(items) => {
+            if items.len() > MAX_KEPT_NUMBERS && items.iter().all(Value::is_number) {
+                return Value::Null;
+            }
+            Value::Array(items.iter().map(|i| strip(i, key)).filter(|i| !i.is_null()).collect())
+        }
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), strip(v, Some(k)))).filter(|(_, v)| !v.is_null()).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod strip_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scores_and_verdict_words_stay_personal_strings_go() {
+        let r = json!({
+            "confidence": 0.93, "passed": true, "resolution": "DECLINED", "reasons": ["expired"],
+            "fields": {"surname": {"visual": "ERIKSSON", "mrz": "ERIKSSON", "match": true, "score": 1.0}},
+            "embedding": (0..512).map(|i| i as f64 / 512.0).collect::<Vec<_>>(),
+            "box": [1, 2, 3, 4],
+        });
+        let s = strip_personal(&r);
+        assert_eq!(
+            s,
+            json!({
+                "confidence": 0.93, "passed": true, "resolution": "DECLINED", "reasons": ["expired"],
+                "fields": {"surname": {"match": true, "score": 1.0}},
+                "box": [1, 2, 3, 4],
+            })
+        );
+        assert!(!s.to_string().contains("ERIKSSON"));
     }
 }

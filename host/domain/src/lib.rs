@@ -5,8 +5,10 @@
 //! function of its inputs, so it is unit-tested exhaustively and shared by every other crate.
 
 pub mod analysis;
+pub mod audit;
 pub mod error;
 pub mod eval;
+pub mod events;
 pub mod filter;
 pub mod media;
 pub mod model;

@@ -137,6 +137,9 @@ pub struct Folder {
     /// Personal data of this folder was wiped; no media may be added.
     #[serde(skip)]
     pub pi_deleted: bool,
+    /// When its personal data was deleted (`DELETE /api/folders/{id}/pi/`); absent before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_pi_deleted: Option<f64>,
 }
 
 impl Folder {

@@ -85,6 +85,15 @@ pub struct Principal {
     pub session_id: Option<Uuid>,
     /// When that session's access token expires, after this request slid it.
     pub session_expires: Option<crate::time::Micros>,
+    /// Where the request came from, for the audit log.
+    pub origin: Origin,
+}
+
+/// The client address and request id of the request a principal acts in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// Which rows a list query may return.
@@ -114,6 +123,7 @@ impl Principal {
             can_start_analyse_collection: true,
             session_id: None,
             session_expires: None,
+            origin: Origin::default(),
         }
     }
 
@@ -137,6 +147,23 @@ impl Principal {
 
     pub fn can_read_company(&self, company_id: Uuid) -> bool {
         self.role.is_global() || self.same_company(company_id)
+    }
+
+    // ----- audit log and event sessions -----
+
+    /// Which audit entries the caller may read: ADMIN every one, CLIENT ADMIN those of its
+    /// company's objects, nobody else any.
+    pub fn audit_scope(&self) -> Option<Scope> {
+        match self.role {
+            Role::Admin => Some(Scope::All),
+            Role::ClientAdmin => Some(Scope::Company(self.company_id)),
+            _ => None,
+        }
+    }
+
+    /// Which SDK telemetry sessions the caller may read: global roles all, others their company's.
+    pub fn event_session_scope(&self) -> Scope {
+        self.company_scope()
     }
 
     // ----- users -----
@@ -337,6 +364,7 @@ mod tests {
         Principal {
             session_id: None,
             session_expires: None,
+            origin: Origin::default(),
             user_id: Uuid::new_v4(),
             company_id: company,
             role,

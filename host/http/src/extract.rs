@@ -37,9 +37,31 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let p = app.authenticate(header_token(parts).as_deref()).await?;
+        let mut p = app.authenticate(header_token(parts).as_deref()).await?;
         note_expiry(parts, &p);
+        p.origin = origin(parts);
         Ok(Auth(p))
+    }
+}
+
+/// The client address (as [`Client`] reads it) and the request id, for the audit log.
+fn origin(parts: &Parts) -> vigil_domain::policy::Origin {
+    let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    vigil_domain::policy::Origin { ip: client_ip(parts), request_id }
+}
+
+/// The peer's address; behind a reverse proxy on the same host (a loopback peer), the first
+/// `X-Forwarded-For` address.
+pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
+    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = || {
+        let v = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+        v.split(',').next().map(|s| s.trim().to_string()).filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+    };
+    match peer {
+        Some(ip) if ip.is_loopback() => forwarded().or(Some(ip.to_string())),
+        Some(ip) => Some(ip.to_string()),
+        None => None,
     }
 }
 
@@ -50,16 +72,7 @@ pub struct Client(pub vigil_core::auth::ClientInfo);
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let forwarded = || {
-            let v = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
-            v.split(',').next().map(|s| s.trim().to_string()).filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-        };
-        let ip = match peer {
-            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip.to_string())),
-            Some(ip) => Some(ip.to_string()),
-            None => None,
-        };
+        let ip = client_ip(parts);
         let user_agent =
             parts.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
         Ok(Client(vigil_core::auth::ClientInfo { ip, user_agent }))
@@ -90,8 +103,9 @@ impl FromRequestParts<App> for MaybeAuth {
         match header_token(parts).or_else(from_query) {
             None => Ok(MaybeAuth(None)),
             Some(t) => {
-                let p = app.authenticate(Some(&t)).await?;
+                let mut p = app.authenticate(Some(&t)).await?;
                 note_expiry(parts, &p);
+                p.origin = origin(parts);
                 Ok(MaybeAuth(Some(p)))
             }
         }

@@ -32,6 +32,8 @@ use vigil_core::App;
         (name = "analyses", description = "QUALITY, BIOMETRY and custom analyses, operator decisions, webhook deliveries"),
         (name = "plugins", description = "Wasm plugin registry: upload, activate (hot swap), dry run"),
         (name = "reports", description = "Report templates (minijinja or components) and PDF/HTML folder reports"),
+        (name = "audit", description = "The append-only audit log: who changed what, when, from where"),
+        (name = "event sessions", description = "SDK telemetry sessions"),
         (name = "service", description = "Health, configuration, specification"),
     )
 )]

@@ -220,3 +220,21 @@ pub async fn list(ex: &mut impl Exec, scope: Scope, f: &AnalysisFilter) -> Resul
     let dir = if f.sorting.descending { "DESC" } else { "ASC" };
     crate::page(ex, "analyses", COLS, w, &format!("{col} {dir}, analyse_id {dir}"), f.paging, row).await
 }
+
+/// Fails every analysis of a folder still PROCESSING (a personal-data deletion): a worker that
+/// finishes one later finds it finished and drops its result and files.
+pub async fn cancel_processing(ex: &mut impl Exec, folder: Uuid, error: &Value, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE analyses SET state = 'FAILED', resolution_status = 'FAILED', system_resolution = ");
+    q.push("'FAILED', error = ").bind(error.to_string()).push(", time_task_finished = ").bind(now);
+    q.push(", time_updated = ").bind(now).push(" WHERE folder_id = ").bind(folder).push(" AND state = 'PROCESSING'");
+    ex.execute(q).await
+}
+
+/// Replaces a result with what a personal-data deletion leaves of it and forgets its output
+/// images and metadata.
+pub async fn scrub(ex: &mut impl Exec, id: Uuid, results_data: Option<&Value>, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE analyses SET results_data = ");
+    q.bind(results_data.map(Value::to_string)).push(", results_media = ").bind("[]").push(", meta_data = ");
+    q.bind("{}").push(", time_updated = ").bind(now).push(" WHERE analyse_id = ").bind(id);
+    ex.execute(q).await
+}

@@ -8,7 +8,7 @@ use vigil_domain::policy::Scope;
 use vigil_domain::time::Micros;
 
 const COLS: &str = "folder_id, company_id, user_id, resolution_status, system_resolution, operator_status, \
-     operator_comment, pi_deleted, meta_data, technical_meta_data, time_created, time_updated";
+     operator_comment, pi_deleted, meta_data, technical_meta_data, time_created, time_updated, time_pi_deleted";
 
 fn row(r: &dyn Row) -> Result<Folder> {
     Ok(Folder {
@@ -28,6 +28,7 @@ fn row(r: &dyn Row) -> Result<Folder> {
         time_created: r.secs("time_created")?,
         time_updated: r.secs("time_updated")?,
         pi_deleted: r.boolean("pi_deleted")?,
+        time_pi_deleted: r.opt_int("time_pi_deleted")?.map(vigil_domain::time::micros_to_secs),
     })
 }
 
@@ -37,7 +38,7 @@ pub async fn insert(ex: &mut impl Exec, f: &Folder, now: Micros) -> Result<()> {
     q.bind(f.resolution_status.as_str()).push(", ").bind(f.system_resolution.as_str()).push(", ");
     q.bind(f.operator_status.clone()).push(", ").bind(f.operator_comment.clone()).push(", ");
     q.bind(f.pi_deleted).push(", ").bind(&f.meta_data).push(", ").bind(&f.technical_meta_data);
-    q.push(", ").bind(now).push(", ").bind(now).push(")");
+    q.push(", ").bind(now).push(", ").bind(now).push(", ").bind(None::<i64>).push(")");
     ex.execute(q).await.map(|_| ())
 }
 
@@ -144,5 +145,21 @@ pub async fn set_status(ex: &mut impl Exec, id: Uuid, stage: &str, verdict: &str
     let mut q = Sql::new("UPDATE folders SET resolution_status = ");
     q.bind(stage).push(", system_resolution = ").bind(verdict).push(", time_updated = ").bind(now);
     q.push(" WHERE folder_id = ").bind(id);
+    ex.execute(q).await
+}
+
+/// Marks a folder's personal data deleted (the first step of a deletion: from now on no media is
+/// added); the time of the first mark is kept when a deletion is retried.
+pub async fn mark_pi_deleted(ex: &mut impl Exec, id: Uuid, now: Micros) -> Result<u64> {
+    let mut q = Sql::new("UPDATE folders SET pi_deleted = ");
+    q.bind(true).push(", time_pi_deleted = COALESCE(time_pi_deleted, ").bind(now).push("), time_updated = ");
+    q.bind(now).push(" WHERE folder_id = ").bind(id);
+    ex.execute(q).await
+}
+
+/// Empties a folder's metadata (personal-data deletion).
+pub async fn clear_personal(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
+    let mut q = Sql::new("UPDATE folders SET meta_data = ");
+    q.bind("{}").push(", technical_meta_data = ").bind("{}").push(" WHERE folder_id = ").bind(id);
     ex.execute(q).await
 }

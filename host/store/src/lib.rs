@@ -6,8 +6,10 @@
 //! [`Dialect`]. Each backend keeps its own migration set under `migrations/`.
 
 pub mod analyses;
+pub mod audit;
 pub mod collections;
 pub mod companies;
+pub mod events;
 mod exec;
 pub mod folders;
 pub mod jobs;

@@ -131,3 +131,10 @@ pub async fn set_snapshot(ex: &mut impl Exec, id: Uuid, key: &str, now: Micros) 
     q.bind(key).push(", time_updated = ").bind(now).push(" WHERE media_id = ").bind(id);
     ex.execute(q).await
 }
+
+/// Removes every media row of a folder (personal-data deletion).
+pub async fn delete_of_folder(ex: &mut impl Exec, folder: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM media WHERE folder_id = ");
+    q.bind(folder);
+    ex.execute(q).await
+}

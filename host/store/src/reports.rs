@@ -233,3 +233,10 @@ pub async fn delete_report(ex: &mut impl Exec, id: Uuid) -> Result<()> {
     q.bind(id);
     ex.execute(q).await.map(|_| ())
 }
+
+/// Removes every report row of a folder (personal-data deletion).
+pub async fn delete_of_folder(ex: &mut impl Exec, folder: Uuid) -> Result<u64> {
+    let mut q = Sql::new("DELETE FROM reports WHERE folder_id = ");
+    q.bind(folder);
+    ex.execute(q).await
+}

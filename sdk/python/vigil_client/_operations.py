@@ -52,6 +52,12 @@ class Operations:
         DELETE /api/analyses/{id}/meta_data"""
         return self._call("DELETE", f"/api/analyses/{id}/meta_data", None, params, query)
 
+    def list_audit_log(self, params=None, **query):
+        """Who changed what and when: every create, update and delete of folders (with their media, analyses, decisions and personal-data deletions), users (passwords, blocking, roles, sessions), companies (webhooks, plugins), collections and report templates. ADMIN reads every entry, CLIENT ADMIN those of its company's objects; nobody can edit or delete one.
+
+        GET /api/audit_log"""
+        return self._call("GET", "/api/audit_log", None, params, query)
+
     def login(self, body=None, params=None, **query):
         """Log in with e-mail and password; returns the token pair.
 
@@ -188,6 +194,12 @@ class Operations:
         DELETE /api/companies/{company_id}"""
         return self._call("DELETE", f"/api/companies/{company_id}", None, params, query)
 
+    def company_audit_log(self, company_id, params=None, **query):
+        """Every entry about a company's objects (kept after the company is deleted).
+
+        GET /api/companies/{company_id}/audit_log"""
+        return self._call("GET", f"/api/companies/{company_id}/audit_log", None, params, query)
+
     def get_webhook(self, company_id, params=None, **query):
         """The company's default webhook (ADMIN, CLIENT ADMIN of the company). The secret is never shown.
 
@@ -205,6 +217,18 @@ class Operations:
 
         GET /api/config"""
         return self._call("GET", "/api/config", None, params, query)
+
+    def list_event_sessions(self, params=None, **query):
+        """SDK telemetry sessions of the caller's company (ADMIN and OPERATOR: all), with the 5.2 filters.
+
+        GET /api/event_sessions"""
+        return self._call("GET", "/api/event_sessions", None, params, query)
+
+    def ingest_events(self, body=None, params=None, **query):
+        """Uploads a batch of SDK events. Idempotent per session id: the first batch creates the session (201), later ones add the events it does not hold yet (200); a repeated batch changes nothing.
+
+        POST /api/event_sessions"""
+        return self._call("POST", "/api/event_sessions", body, params, query)
 
     def list_folders(self, params=None, **query):
         """Folders visible to the caller.
@@ -246,6 +270,18 @@ class Operations:
         POST /api/folders/{folder_id}/analyses"""
         return self._call("POST", f"/api/folders/{folder_id}/analyses", body, params, query)
 
+    def folder_audit_log(self, folder_id, params=None, **query):
+        """The history of a folder, its media, analyses and reports (same filters as the log).
+
+        GET /api/folders/{folder_id}/audit_log"""
+        return self._call("GET", f"/api/folders/{folder_id}/audit_log", None, params, query)
+
+    def delete_pi_legacy(self, folder_id, params=None, **query):
+        """The older form of `DELETE /api/folders/{folder_id}/pi/`; answers the cleaned folder.
+
+        POST /api/folders/{folder_id}/delete_pi"""
+        return self._call("POST", f"/api/folders/{folder_id}/delete_pi", None, params, query)
+
     def list_folder_media(self, folder_id, params=None, **query):
         """The media of a folder, in upload order.
 
@@ -257,6 +293,12 @@ class Operations:
 
         POST /api/folders/{folder_id}/media"""
         return self._upload("POST", f"/api/folders/{folder_id}/media", files, payload, fields, params, query)
+
+    def delete_pi(self, folder_id, params=None, **query):
+        """Deletes the folder's personal data (GDPR Art. 17): every media file, thumbnail, preview, snapshot, best shot and report, the media rows and metadata, the personal parts of the analyses' results; the folder and its analyses' verdicts and scores stay, and the folder accepts no media afterwards. Who may: as for deleting the folder. Safe to repeat.
+
+        DELETE /api/folders/{folder_id}/pi"""
+        return self._call("DELETE", f"/api/folders/{folder_id}/pi", None, params, query)
 
     def list_reports(self, folder_id, params=None, **query):
         """GET /api/folders/{folder_id}/reports"""
@@ -495,6 +537,12 @@ class Operations:
     def delete_user(self, user_id, params=None, **query):
         """DELETE /api/users/{user_id}"""
         return self._call("DELETE", f"/api/users/{user_id}", None, params, query)
+
+    def user_audit_log(self, user_id, params=None, **query):
+        """The history of a user account.
+
+        GET /api/users/{user_id}/audit_log"""
+        return self._call("GET", f"/api/users/{user_id}/audit_log", None, params, query)
 
     def change_password(self, user_id, body=None, params=None, **query):
         """Change a password: one's own (with `old_password`), or as ADMIN / CLIENT ADMIN of the company.

@@ -9,6 +9,7 @@ mod clients;
 mod collections;
 mod companies;
 mod compat;
+mod compliance;
 mod decoding;
 mod documents;
 mod folders;

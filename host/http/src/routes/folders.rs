@@ -19,7 +19,11 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
         .routes(routes!(create_folder))
         .routes(routes!(add_media, list_folder_media))
         .route_layer(DefaultBodyLimit::disable());
-    r.merge(uploads).routes(routes!(list_folders)).routes(routes!(get_folder, patch_folder, delete_folder))
+    r.merge(uploads)
+        .routes(routes!(list_folders))
+        .routes(routes!(get_folder, patch_folder, delete_folder))
+        .routes(routes!(delete_pi))
+        .routes(routes!(delete_pi_legacy))
 }
 
 const MAX_PAYLOAD: usize = 1 << 20;
@@ -179,4 +183,22 @@ async fn patch_folder(
 async fn delete_folder(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     app.delete_folder(&p, parse_id("folder_id", &id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the folder's personal data (GDPR Art. 17): every media file, thumbnail, preview,
+/// snapshot, best shot and report, the media rows and metadata, the personal parts of the
+/// analyses' results; the folder and its analyses' verdicts and scores stay, and the folder
+/// accepts no media afterwards. Who may: as for deleting the folder. Safe to repeat.
+#[utoipa::path(delete, path = "/api/folders/{folder_id}/pi", tag = "folders", params(("folder_id" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)))]
+async fn delete_pi(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    app.delete_personal_data(&p, parse_id("folder_id", &id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The older form of `DELETE /api/folders/{folder_id}/pi/`; answers the cleaned folder.
+#[utoipa::path(post, path = "/api/folders/{folder_id}/delete_pi", tag = "folders", params(("folder_id" = String, Path)),
+    responses((status = 200, body = Folder), (status = 403), (status = 404)))]
+async fn delete_pi_legacy(State(app): State<App>, Auth(p): Auth, Path(id): Path<String>) -> ApiResult<OzJson<Folder>> {
+    Ok(OzJson(app.delete_personal_data(&p, parse_id("folder_id", &id)?).await?))
 }

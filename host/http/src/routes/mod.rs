@@ -1,9 +1,11 @@
 //! One module per resource; each exposes `router` and this root only merges them.
 
 mod analyses;
+mod audit;
 mod auth;
 mod collections;
 mod companies;
+mod events;
 mod files;
 mod folders;
 mod media;
@@ -33,6 +35,8 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = plugins::router(r);
     let r = collections::router(r);
     let r = reports::router(r);
+    let r = audit::router(r);
+    let r = events::router(r);
     files::router(r)
 }
 
