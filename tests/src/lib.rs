@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod faces;
+pub mod ldap;
 pub mod pg;
 pub mod s3;
 

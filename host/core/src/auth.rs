@@ -74,7 +74,7 @@ impl App {
 
     /// A new token pair: for a log-in (`from` None), or by refresh of `from`, whose family and
     /// refresh expiry it inherits — the refresh expiry is fixed at log-in and never slides.
-    async fn new_session(&self, u: User, from: Option<&Session>, client: &ClientInfo) -> Result<TokenPair> {
+    pub(crate) async fn new_session(&self, u: User, from: Option<&Session>, client: &ClientInfo) -> Result<TokenPair> {
         let now = now_micros();
         let ttl = self.ttl_for(&u);
         let refresh_ttl = ttl.max(self.cfg().refresh_ttl_secs as i64);
@@ -109,6 +109,9 @@ impl App {
     /// `POST /api/authorize/auth`.
     pub async fn login(&self, email: &str, password: &str, client: &ClientInfo) -> Result<TokenPair> {
         let found = users::get_by_email_with_hash(&mut self.store(), &email.trim().to_lowercase()).await.infra()?;
+        if self.uses_directory(found.as_ref().map(|(u, _)| u)).await? {
+            return self.directory_login(email, password, client).await;
+        }
         let (user, hash) = match found {
             Some((u, h)) => (Some(u), h),
             None => (None, DUMMY_HASH.to_string()),

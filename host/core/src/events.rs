@@ -37,7 +37,7 @@ impl App {
         };
         // A concurrent first batch of the same session may win the insert: then merge into it.
         for _ in 0..2 {
-            let mut tx = self.store().begin().await.infra()?;
+            let mut tx = self.store().begin_write().await.infra()?;
             let now = now_micros();
             match events::get(&mut tx, company, &b.session_id).await.infra()? {
                 Some(mut s) => {

@@ -121,6 +121,8 @@ impl App {
             Err(_) => shared.forget(m.media_id),
             Ok(_) => {}
         }
+        let kind = if decoded { "miss" } else { "hit" };
+        metrics::counter!("vigil_frame_cache_total", "result" => kind).increment(1);
         result.map(|f| (f, decoded))
     }
 

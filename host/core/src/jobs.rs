@@ -456,6 +456,11 @@ impl App {
         tx.commit().await.infra()?;
         self.inner.wake.notify_waiters();
         tracing::info!(analyse_id = %a.analyse_id, state = o.state, resolution = o.resolution, "analysis finished");
+        let outcome = if o.state == rules::FAILED { "FAILED" } else { o.resolution };
+        metrics::counter!("vigil_analyses_total", "type" => a.analysis_type.clone(), "outcome" => outcome.to_string())
+            .increment(1);
+        let latency = vigil_domain::time::micros_to_secs(now) - a.time_created;
+        metrics::histogram!("vigil_analysis_seconds", "type" => a.analysis_type.clone()).record(latency.max(0.0));
         Ok(true)
     }
 
@@ -465,6 +470,20 @@ impl App {
                 tracing::error!(key = %k, error = %e, "output image not removed");
             }
         }
+    }
+
+    /// Sets the queue gauges (jobs by state, age of the oldest ready job) before a scrape.
+    pub async fn observe_queue(&self) -> Result<()> {
+        let mut store = self.store();
+        let (queued, running, done, failed) = jobs::counts(&mut store).await.infra()?;
+        for (state, n) in [("queued", queued), ("running", running), ("done", done), ("failed", failed)] {
+            metrics::gauge!("vigil_jobs", "state" => state).set(n as f64);
+        }
+        let now = now_micros();
+        let oldest = jobs::oldest_ready(&mut store, now).await.infra()?;
+        let age = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1e6);
+        metrics::gauge!("vigil_job_oldest_ready_seconds").set(age);
+        Ok(())
     }
 
     /// `GET /api/jobs/stats`: the queue of the whole deployment by state, for ADMIN and OPERATOR.

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod collections;
 pub mod companies;
 pub mod crypto;
+pub mod directory;
 pub mod documents;
 pub mod eval;
 pub mod events;
@@ -95,6 +96,10 @@ pub struct CoreConfig {
     pub face_index: FaceIndexSettings,
     /// How folder reports are typeset.
     pub reports: reports::ReportSettings,
+    /// Sign-in through an LDAP directory / Active Directory; local accounts only when absent.
+    pub directory: Option<directory::DirectoryConfig>,
+    /// `OZ_THROTTLING_RATES`: per-scope rates; empty, no throttling.
+    pub throttling: std::collections::BTreeMap<vigil_domain::throttle::Scope, vigil_domain::throttle::Rate>,
 }
 
 /// Which face index serves 1:N search, and how.
@@ -191,6 +196,8 @@ impl Default for CoreConfig {
             decode_concurrency: 2,
             face_index: FaceIndexSettings::default(),
             reports: reports::ReportSettings::default(),
+            directory: None,
+            throttling: Default::default(),
         }
     }
 }

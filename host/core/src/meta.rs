@@ -81,7 +81,7 @@ impl App {
     pub async fn meta(&self, p: &Principal, owner: MetaOwner, id: Uuid, op: MetaOp) -> Result<Value> {
         let write = !matches!(op, MetaOp::Get);
         let (table, change) = self.meta_access(p, owner, id, write).await?;
-        let mut tx = self.store().begin().await.infra()?;
+        let mut tx = self.store().begin_write().await.infra()?;
         let current = meta::get(&mut tx, table, id).await.infra()?.ok_or_else(|| Error::not_found("object"))?;
         let old = current.clone();
         let next = match op {

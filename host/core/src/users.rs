@@ -97,7 +97,7 @@ fn normalize_type(t: &str) -> Result<(&'static str, Option<bool>, Option<bool>)>
     })
 }
 
-fn check_email(e: &str) -> Result<String> {
+pub(crate) fn check_email(e: &str) -> Result<String> {
     let e = e.trim().to_lowercase();
     let valid = e.len() <= 254
         && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('@'))

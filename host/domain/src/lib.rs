@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod directory;
 pub mod error;
 pub mod eval;
 pub mod events;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod password;
 pub mod policy;
 pub mod text;
+pub mod throttle;
 pub mod time;
 
 pub use error::{Code, Error, Result};

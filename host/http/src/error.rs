@@ -26,8 +26,18 @@ impl IntoResponse for ApiError {
         } else {
             e.details.unwrap_or(serde_json::Value::Null)
         };
+        // A throttled call says when to come back, in the header as well as in the body.
+        let retry_after = (e.code == vigil_domain::Code::TooMany)
+            .then(|| details.get("retry_after").and_then(serde_json::Value::as_u64))
+            .flatten();
         let body = json!({ "error_code": e.code.number(), "error_message": e.message, "details": details });
-        (status, crate::reply::OzJson(body)).into_response()
+        let mut res = (status, crate::reply::OzJson(body)).into_response();
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        res
     }
 }
 

@@ -37,10 +37,32 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let mut p = app.authenticate(header_token(parts).as_deref()).await?;
+        let mut p = throttled(parts, app.authenticate(header_token(parts).as_deref()).await)?;
         note_expiry(parts, &p);
         p.origin = origin(parts);
         Ok(Auth(p))
+    }
+}
+
+/// Applies the throttle to an authentication's outcome: a valid token counts against its
+/// session's rate, an invalid one against the client address's rate of unauthorised calls (a
+/// missing token was counted by [`crate::throttle_anonymous`]).
+fn throttled(parts: &Parts, auth: vigil_domain::Result<Principal>) -> Result<Principal, ApiError> {
+    use vigil_domain::throttle::Scope;
+    let Some(t) = parts.extensions.get::<crate::Throttling>().and_then(|t| t.0.clone()) else {
+        return Ok(auth?);
+    };
+    match auth {
+        Ok(p) => {
+            let key = p.session_id.map_or_else(|| p.user_id.to_string(), |s| s.to_string());
+            t.check(Scope::RpsWithToken, &key)?;
+            Ok(p)
+        }
+        Err(e) if matches!(e.code, vigil_domain::Code::AuthInvalid | vigil_domain::Code::AuthExpired) => {
+            t.check(Scope::RestUnauthorized, client_ip(parts).as_deref().unwrap_or("unknown"))?;
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -53,9 +75,14 @@ fn origin(parts: &Parts) -> vigil_domain::policy::Origin {
 /// The peer's address; behind a reverse proxy on the same host (a loopback peer), the first
 /// `X-Forwarded-For` address.
 pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
-    let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    request_ip(&parts.headers, &parts.extensions)
+}
+
+/// [`client_ip`] from a request's headers and extensions.
+pub(crate) fn request_ip(headers: &axum::http::HeaderMap, ext: &axum::http::Extensions) -> Option<String> {
+    let peer = ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let forwarded = || {
-        let v = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+        let v = headers.get("x-forwarded-for")?.to_str().ok()?;
         v.split(',').next().map(|s| s.trim().to_string()).filter(|s| s.parse::<std::net::IpAddr>().is_ok())
     };
     match peer {
@@ -103,7 +130,7 @@ impl FromRequestParts<App> for MaybeAuth {
         match header_token(parts).or_else(from_query) {
             None => Ok(MaybeAuth(None)),
             Some(t) => {
-                let mut p = app.authenticate(Some(&t)).await?;
+                let mut p = throttled(parts, app.authenticate(Some(&t)).await)?;
                 note_expiry(parts, &p);
                 p.origin = origin(parts);
                 Ok(MaybeAuth(Some(p)))

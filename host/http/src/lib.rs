@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod reply;
 mod routes;
+mod throttle;
 
 pub use error::ApiError;
 
@@ -68,11 +69,15 @@ pub fn openapi_json() -> String {
 /// The complete router with docs, error fallbacks and middleware.
 pub fn router(app: App) -> Router {
     let (api, spec) = parts();
+    let throttling = Throttling(throttle::Throttle::new(app.cfg().throttling.clone()));
     api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(axum::middleware::from_fn(expiry_header))
+        .layer(axum::middleware::from_fn(track_metrics))
+        .layer(axum::middleware::from_fn(throttle_anonymous))
+        .layer(axum::Extension(throttling))
         // Outermost first: id → sensitive headers hidden → trace span carrying the id.
         .layer(
             tower::ServiceBuilder::new()
@@ -81,13 +86,88 @@ pub fn router(app: App) -> Router {
                     axum::http::HeaderName::from_static("x-forensic-access-token"),
                     axum::http::header::AUTHORIZATION,
                 ]))
-                .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
-                }))
+                .layer(
+                    tower_http::trace::TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request| {
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                        })
+                        // One line per request (status, latency), inside the span: with its id.
+                        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
                 .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(app)
+}
+
+/// The throttle of this server, when `OZ_THROTTLING_RATES` sets any rate.
+#[derive(Clone)]
+pub(crate) struct Throttling(pub Option<std::sync::Arc<throttle::Throttle>>);
+
+/// Counts API calls that carry no token against the client address's `rest_unauthorized`
+/// rate. Log-in has its own scope (`auth`, counted by its handler) and the health check, polled
+/// by load balancers, none.
+async fn throttle_anonymous(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    if let Some(refused) = refuse_anonymous(&req) {
+        return refused;
+    }
+    next.run(req).await
+}
+
+fn refuse_anonymous(req: &Request) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    let exempt = !path.starts_with("/api/") && !path.starts_with("/static/")
+        || path.starts_with("/api/authorize/auth")
+        || path.starts_with("/api/healthcheck");
+    let tokenless = req.headers().get(extract::TOKEN_HEADER).is_none()
+        && !req.uri().query().is_some_and(|q| q.contains("access_token="));
+    if exempt || !tokenless {
+        return None;
+    }
+    let t = req.extensions().get::<Throttling>().and_then(|t| t.0.clone())?;
+    let ip = extract::request_ip(req.headers(), req.extensions());
+    t.check(vigil_domain::throttle::Scope::RestUnauthorized, ip.as_deref().unwrap_or("unknown"))
+        .err()
+        .map(|e| ApiError(e).into_response())
+}
+
+/// Counts requests by route (its pattern, never the raw path) and status, with their latency.
+async fn track_metrics(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("vigil_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("vigil_http_request_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+/// Serves `GET /metrics` (Prometheus text format) on its own listener until `shutdown`:
+/// `render` gives the text, after the queue gauges are brought up to date.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    app: App,
+    render: std::sync::Arc<dyn Fn() -> String + Send + Sync>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handler = move || {
+        let (app, render) = (app.clone(), render.clone());
+        async move {
+            if let Err(e) = app.observe_queue().await {
+                tracing::warn!(error = %e.message, "queue metrics not read");
+            }
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], render())
+        }
+    };
+    let router = Router::new().route("/metrics", axum::routing::get(handler));
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }
 
 /// Sets [`extract::EXPIRY_HEADER`] on answers to authenticated requests.

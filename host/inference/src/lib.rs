@@ -143,7 +143,7 @@ impl Loaded {
         let input = TensorRef::from_array_view((self.shape(), buf)).map_err(rt)?;
         let started = std::time::Instant::now();
         let out = session.run(ort::inputs![self.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
+        count_run(started, &self.spec.name);
         let (_, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
         Ok(v.to_vec())
     }
@@ -180,8 +180,10 @@ fn environment(assets: &Assets, manifest: &Manifest) -> Result<&'static ort::env
     Ok(ENV.get_or_init(|| e))
 }
 
-fn count_run(started: std::time::Instant) {
-    RUN_NANOS.fetch_add(started.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+fn count_run(started: std::time::Instant, model: &str) {
+    let spent = started.elapsed();
+    RUN_NANOS.fetch_add(spent.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    metrics::histogram!("vigil_inference_seconds", "model" => model.to_string()).record(spent.as_secs_f64());
 }
 
 /// Scales a region of `img` to the model's input size. Shrinking — the usual case — uses area
@@ -307,7 +309,7 @@ impl Vision {
         let input = TensorRef::from_array_view((m.shape(), &buf[..])).map_err(rt)?;
         let started = std::time::Instant::now();
         let out = session.run(ort::inputs![m.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
+        count_run(started, &m.spec.name);
         let (_, scores) = out["scores"].try_extract_tensor::<f32>().map_err(rt)?;
         let (_, boxes) = out["boxes"].try_extract_tensor::<f32>().map_err(rt)?;
         let (wf, hf) = (w as f32, h as f32);

@@ -512,7 +512,7 @@ impl PluginHost {
             };
             inst.call_analyze(&mut store, &req).await
         };
-        let out = within(wall, run).await?;
+        let out = within(&plugin.meta.name, wall, run).await?;
         let size = out.results_json.len()
             + out.resolution.len()
             + out
@@ -570,7 +570,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_choose(&mut store, &ctx).await
         };
-        let chosen = within(wall, run).await?;
+        let chosen = within(&plugin.meta.name, wall, run).await?;
         if !variants.contains(&chosen) {
             return Err(CallError::Guest(GuestError::Internal(format!(
                 "chose '{chosen}', which is not one of the variants"
@@ -591,7 +591,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_render(&mut store, data_json).await
         };
-        let r = within(wall, run).await?;
+        let r = within(&plugin.meta.name, wall, run).await?;
         if r.body.len() > cap {
             return Err(CallError::Output(r.body.len(), cap));
         }
@@ -668,7 +668,7 @@ impl PluginHost {
             let inst = pre.instantiate_async(&mut store).await?;
             inst.call_check(&mut store, &req).await
         };
-        let found = within(wall, run).await?;
+        let found = within(&plugin.meta.name, wall, run).await?;
         let size: usize =
             found.iter().map(|f| f.code.len() + f.message.len() + f.field.as_ref().map_or(0, String::len)).sum();
         if size > cap {
@@ -715,15 +715,29 @@ impl From<Compiled> for PreparedComponent {
 /// Awaits a guest call under its wall clock and sorts the outcome: the plugin's own error, a
 /// trap or limit (contained), or the deadline.
 async fn within<T>(
+    plugin: &str,
     wall: Duration,
     run: impl std::future::Future<
         Output = wasmtime::Result<Result<T, bindings::analysis::vigil::plugin::types::PluginError>>,
     >,
 ) -> Result<T, CallError> {
-    match tokio::time::timeout(wall, run).await {
+    let started = std::time::Instant::now();
+    let out = match tokio::time::timeout(wall, run).await {
         Err(_) => Err(CallError::Deadline(format!("no answer within {wall:?}"))),
-        Ok(r) => r.map_err(classify)?.map_err(|e| CallError::Guest(host::from_wit(e))),
-    }
+        Ok(r) => r.map_err(classify).and_then(|r| r.map_err(|e| CallError::Guest(host::from_wit(e)))),
+    };
+    let outcome = match &out {
+        Ok(_) => "ok",
+        Err(CallError::Guest(_)) => "error",
+        Err(CallError::Deadline(_)) => "timeout",
+        Err(CallError::Trap(_)) => "trap",
+        Err(CallError::Limit(_) | CallError::Output(..)) => "limit",
+        Err(CallError::Busy | CallError::Host(_)) => "host",
+    };
+    metrics::counter!("vigil_plugin_calls_total", "plugin" => plugin.to_string(), "outcome" => outcome).increment(1);
+    metrics::histogram!("vigil_plugin_call_seconds", "plugin" => plugin.to_string())
+        .record(started.elapsed().as_secs_f64());
+    out
 }
 
 /// Sorts a failed call: traps and limits are the plugin's fault and are contained.

@@ -62,3 +62,10 @@ pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
     q.bind(id);
     ex.execute(q).await
 }
+
+/// A company by its exact name.
+pub async fn by_name(ex: &mut impl Exec, name: &str) -> Result<Option<Company>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM companies WHERE name = "));
+    q.bind(name).push(" ORDER BY time_created LIMIT 1");
+    ex.fetch_optional(q, row).await
+}

@@ -325,6 +325,16 @@ impl Store {
         })
     }
 
+    /// A transaction that reads and then writes: on SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`, waiting its turn under the busy timeout), since a read transaction that
+    /// later writes fails at once when another writer committed meanwhile.
+    pub async fn begin_write(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Pg(p) => Tx::Pg(p.begin().await?),
+        })
+    }
+
     /// Runs statements one after another on one connection of the pool, outside a transaction:
     /// a session setting for a statement that cannot run in one (`CREATE INDEX CONCURRENTLY`).
     /// The connection is closed afterwards, so no setting outlives the call.

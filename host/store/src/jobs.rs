@@ -176,3 +176,11 @@ pub async fn counts(ex: &mut impl Exec) -> Result<(i64, i64, i64, i64)> {
     let get = |s: &str| rows.iter().find(|(k, _)| k == s).map(|(_, n)| *n).unwrap_or(0);
     Ok((get("queued"), get("running"), get("done"), get("failed")))
 }
+
+/// When the longest-waiting ready job became ready (`run_at` of the oldest queued job due by
+/// `now`), for the queue-age metric.
+pub async fn oldest_ready(ex: &mut impl Exec, now: Micros) -> Result<Option<Micros>> {
+    let mut q = Sql::new("SELECT MIN(run_at) AS t FROM jobs WHERE state = 'queued' AND run_at <= ");
+    q.bind(now);
+    ex.fetch_optional(q, |r| r.opt_int("t")).await.map(Option::flatten)
+}

@@ -76,9 +76,27 @@ pub const KEYS: &[&str] = &[
     "report_renderer",
     "report_timeout",
     "report_max_memory",
+    "ldap_url",
+    "ldap_starttls",
+    "ldap_tls_insecure",
+    "ldap_bind_dn",
+    "ldap_bind_password",
+    "ldap_bind_password_file",
+    "ldap_user_base",
+    "ldap_user_filter",
+    "ldap_group_base",
+    "ldap_group_filter",
+    "ldap_groups",
+    "ldap_timeout",
+    "throttling_rates",
+    "log_dir",
+    "log_rotation",
+    "log_max_files",
+    "metrics_listen",
 ];
 
-const OZ_KEYS: &[&str] = &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static"];
+const OZ_KEYS: &[&str] =
+    &["session_ttl", "session_longlive_ttl", "password_policy", "use_permissions_for_static", "throttling_rates"];
 
 #[derive(Clone)]
 pub struct Settings {
@@ -91,6 +109,10 @@ pub struct Settings {
     pub admin_email: Option<String>,
     pub admin_password: Option<String>,
     pub log_json: bool,
+    /// Log files instead of stderr, and how they rotate.
+    pub log_files: Option<crate::logging::LogFiles>,
+    /// Where `/metrics` is served (Prometheus text format); off when absent.
+    pub metrics_listen: Option<String>,
     /// How often each replica reloads the active plugin versions from the database.
     pub plugin_sync_secs: u64,
     /// A TOML manifest of built-in plugins to register at start-up (see `vigil::builtins`).
@@ -260,6 +282,13 @@ impl Settings {
                     save_secs: dur("face_index_save_secs", f.save_secs)?,
                 }
             },
+            directory: directory(raw)?,
+            throttling: match get("throttling_rates") {
+                None => Default::default(),
+                Some(v) => {
+                    vigil_domain::throttle::parse_rates(&v).map_err(|e| anyhow!("throttling_rates: {}", e.message))?
+                }
+            },
             reports: {
                 let r = c.reports;
                 vigil_core::reports::ReportSettings {
@@ -321,6 +350,16 @@ impl Settings {
             admin_email: get("admin_email"),
             admin_password: get("admin_password"),
             log_json,
+            log_files: match get("log_dir") {
+                None => None,
+                Some(dir) => Some(crate::logging::LogFiles {
+                    dir: PathBuf::from(dir),
+                    rotation: crate::logging::Rotation::parse(get("log_rotation").as_deref().unwrap_or("daily"))
+                        .ok_or_else(|| anyhow!("log_rotation: use daily, hourly, never or a size such as 100M"))?,
+                    max_files: num("log_max_files", 7)?.clamp(1, 10_000) as usize,
+                }),
+            },
+            metrics_listen: get("metrics_listen"),
             plugin_sync_secs: dur("plugin_sync_secs", 10)?,
             builtins: get("builtins").map(PathBuf::from),
             plugins_dir: get("plugins_dir").map(PathBuf::from),
@@ -362,7 +401,7 @@ fn parse_company_models(v: &str) -> Result<std::collections::HashMap<uuid::Uuid,
 }
 
 /// `1048576`, `64M`, `2G`, `512K`.
-fn parse_size(s: &str) -> Option<u64> {
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let (n, mul) = match s.chars().last()? {
         'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
@@ -371,6 +410,56 @@ fn parse_size(s: &str) -> Option<u64> {
         _ => (s, 1),
     };
     n.trim().parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// `VIGIL_LDAP_*`: directory sign-in, off without a URL.
+fn directory(raw: &BTreeMap<&'static str, String>) -> Result<Option<vigil_core::directory::DirectoryConfig>> {
+    let get = |k: &str| raw.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let Some(url) = get("ldap_url") else { return Ok(None) };
+    if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+        bail!("ldap_url: '{url}' must start with ldap:// or ldaps://");
+    }
+    let flag = |k: &str| get(k).is_some_and(|v| ["true", "1", "yes", "on"].contains(&v.to_ascii_lowercase().as_str()));
+    // The service password from a file (a mounted secret) or the environment.
+    let bind_password = match get("ldap_bind_password_file") {
+        Some(path) => Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("ldap_bind_password_file: reading {path}"))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+        ),
+        None => raw.get("ldap_bind_password").cloned(),
+    };
+    let user_base = get("ldap_user_base").ok_or_else(|| anyhow!("ldap_user_base is required with ldap_url"))?;
+    let user_filter = get("ldap_user_filter").unwrap_or_else(|| vigil_directory::DEFAULT_USER_FILTER.into());
+    if !user_filter.contains("{login}") {
+        bail!("ldap_user_filter must contain {{login}}");
+    }
+    let rules = vigil_domain::directory::parse_rules(
+        &get("ldap_groups").ok_or_else(|| anyhow!("ldap_groups (the group → role rules) is required with ldap_url"))?,
+    )
+    .map_err(|e| anyhow!("ldap_groups: {}", e.message))?;
+    let timeout = match get("ldap_timeout") {
+        None => 10,
+        Some(v) => parse_duration_secs(&v)
+            .filter(|d| *d > 0)
+            .ok_or_else(|| anyhow!("ldap_timeout: '{v}' is not a duration"))?,
+    };
+    Ok(Some(vigil_core::directory::DirectoryConfig {
+        ldap: vigil_directory::LdapSettings {
+            url,
+            starttls: flag("ldap_starttls"),
+            tls_insecure: flag("ldap_tls_insecure"),
+            bind_dn: get("ldap_bind_dn"),
+            bind_password,
+            user_base,
+            user_filter,
+            group_base: get("ldap_group_base"),
+            group_filter: get("ldap_group_filter").unwrap_or_else(|| vigil_directory::DEFAULT_GROUP_FILTER.into()),
+            timeout: std::time::Duration::from_secs(timeout),
+        },
+        rules,
+    }))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ pub mod builtins;
 pub mod collection;
 pub mod config;
 pub mod eval;
+pub mod logging;
 
 use anyhow::{Context, Result};
 use std::future::Future;
@@ -185,7 +186,24 @@ pub async fn serve(
     let syncer = tokio::spawn(sync_plugins(app.clone(), s.plugin_sync_secs));
     let workers = app.spawn_workers();
     tracing::info!(workers = s.core.jobs.workers, "analysis workers started");
+    let metrics = match &s.metrics_listen {
+        None => None,
+        Some(addr) => {
+            let render = metrics_recorder()?;
+            let l = TcpListener::bind(addr).await.with_context(|| format!("binding metrics_listen {addr}"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics on /metrics");
+            let app = app.clone();
+            Some(tokio::spawn(async move {
+                if let Err(e) = vigil_http::serve_metrics(l, app, render, std::future::pending()).await {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            }))
+        }
+    };
     let result = vigil_http::serve(listener, app.clone(), shutdown).await;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     purger.abort();
     syncer.abort();
     warmer.abort();
@@ -200,6 +218,27 @@ pub async fn serve(
     workers.stop(&app).await;
     app.store().close().await;
     Ok(result?)
+}
+
+/// The process's Prometheus recorder, installed on first use (one per process: servers started
+/// side by side in one process share it); returns its renderer.
+fn metrics_recorder() -> Result<Arc<dyn Fn() -> String + Send + Sync>> {
+    static HANDLE: std::sync::Mutex<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::Mutex::new(None);
+    let mut slot = HANDLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let h = match slot.as_ref() {
+        Some(h) => h.clone(),
+        None => {
+            let seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+            let h = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets(&seconds)
+                .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
+                .install_recorder()
+                .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+            slot.insert(h).clone()
+        }
+    };
+    Ok(Arc::new(move || h.render()))
 }
 
 /// Changed face-index graphs are written out now and then, so a restart loads them instead of

@@ -219,13 +219,6 @@ fn settings(cli: &Cli) -> Result<Settings> {
     Settings::load(file.as_deref(), |k| std::env::var(k).ok(), &flags)
 }
 
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json { b.json().init() } else { b.init() }
-}
-
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -263,7 +256,7 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     let s = settings(&cli)?;
-    init_tracing(s.log_json);
+    vigil::logging::init(s.log_json, s.log_files.as_ref())?;
     match cli.cmd {
         Cmd::Openapi | Cmd::RenderTypst => unreachable!("handled above"),
         Cmd::Serve => {

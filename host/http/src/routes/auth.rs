@@ -30,8 +30,21 @@ pub struct LoginBody {
 
 /// Log in with e-mail and password; returns the token pair.
 #[utoipa::path(post, path = "/api/authorize/auth", tag = "auth", security(()), request_body = LoginBody,
-    responses((status = 200, body = TokenPair), (status = 401, description = "wrong credentials (7) or blocked user (1401)")))]
-async fn login(State(app): State<App>, Client(c): Client, Json(b): Json<LoginBody>) -> ApiResult<OzJson<TokenPair>> {
+    responses((status = 200, body = TokenPair), (status = 401, description = "wrong credentials (7) or blocked user (1401)"),
+        (status = 429, description = "too many attempts from this address or for this e-mail (OZ_THROTTLING_RATES auth); see Retry-After"),
+        (status = 502, description = "the directory (LDAP) is unavailable (11)")))]
+async fn login(
+    State(app): State<App>,
+    Client(c): Client,
+    axum::Extension(throttling): axum::Extension<crate::Throttling>,
+    Json(b): Json<LoginBody>,
+) -> ApiResult<OzJson<TokenPair>> {
+    // Attempts count per client address and per e-mail, successful ones too (as DRF counts).
+    if let Some(t) = throttling.0 {
+        use vigil_domain::throttle::Scope;
+        t.check(Scope::Auth, &format!("ip:{}", c.ip.as_deref().unwrap_or("unknown")))?;
+        t.check(Scope::Auth, &format!("email:{}", b.credentials.email.trim().to_lowercase()))?;
+    }
     Ok(OzJson(app.login(&b.credentials.email, &b.credentials.password, &c).await?))
 }
 

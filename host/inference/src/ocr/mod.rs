@@ -121,7 +121,7 @@ impl Ocr {
             let input = TensorRef::from_array_view(([1usize, 3, dh as usize, dw as usize], &buf[..])).map_err(rt)?;
             let started = std::time::Instant::now();
             let out = session.run(ort::inputs![self.det.spec.input.as_str() => input]).map_err(rt)?;
-            count_run(started);
+            count_run(started, &self.det.spec.name);
             let (shape, v) = out[0].try_extract_tensor::<f32>().map_err(rt)?;
             if v.len() != (dw * dh) as usize {
                 return Err(rt(format!("text detector answered shape {shape:?} for {dw}×{dh}")));
@@ -163,7 +163,7 @@ impl Ocr {
         let input = TensorRef::from_array_view((shape, &buf[..])).map_err(rt)?;
         let started = std::time::Instant::now();
         let res = session.run(ort::inputs![self.rec.spec.input.as_str() => input]).map_err(rt)?;
-        count_run(started);
+        count_run(started, &self.rec.spec.name);
         let (shape, v) = res[0].try_extract_tensor::<f32>().map_err(rt)?;
         let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
         if dims.len() != 3 || dims[0] != strips.len() || dims[2] != self.dict.len() {
