@@ -384,6 +384,13 @@ impl App {
 
     pub async fn change_password(&self, p: &Principal, id: Uuid, c: PasswordChange) -> Result<()> {
         let u = self.visible_user(p, id).await?;
+        if users::auth_source(&mut self.store(), id)
+            .await
+            .infra()?
+            .is_some_and(|(source, _)| source == crate::directory::DIRECTORY)
+        {
+            return Err(Error::value("this account signs in through the directory: change its password there"));
+        }
         let manager = p.can_manage_user(u.company_id, role_of(&u)) && u.user_id != p.user_id;
         if !manager && !p.can_change_password(u.user_id, u.company_id, role_of(&u)) {
             return Err(Error::forbidden());

@@ -10,6 +10,19 @@ pub fn micros_to_secs(m: Micros) -> f64 {
 /// Above this a timestamp is read as milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 const MILLIS_FROM: f64 = 1.0e11;
 
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// Parses a filter value such as `1700000000` or `1700000000.25` into microseconds. JavaScript
 /// clients send `Date.now()` milliseconds (`1700000000000`); those are recognised by size.
 pub fn parse_unix_secs(s: &str) -> Option<Micros> {
@@ -45,6 +58,13 @@ pub fn parse_duration_secs(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_513), (2026, 3, 1));
+        assert_eq!(super::civil_from_days(-1), (1969, 12, 31));
+    }
     use super::*;
 
     #[test]

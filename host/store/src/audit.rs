@@ -58,12 +58,7 @@ pub async fn list(ex: &mut impl Exec, scope: Scope, f: &AuditFilter) -> Result<(
     if let Some(folder) = f.folder_id {
         w.push(" AND (folder_id = ").bind(folder).push(" OR object_id = ").bind(folder).push(")");
     }
-    if let Some(t) = f.created_min {
-        w.push(" AND time_created >= ").bind(t);
-    }
-    if let Some(t) = f.created_max {
-        w.push(" AND time_created <= ").bind(t);
-    }
+    crate::push_ranges(&mut w, &[("time_created >= ", f.created_min), ("time_created <= ", f.created_max)]);
     let order = if f.ascending { "time_created ASC, audit_id" } else { "time_created DESC, audit_id" };
     crate::page(ex, "audit_log", COLS, w, order, f.paging, row).await
 }

@@ -54,17 +54,15 @@ pub async fn list(
 ) -> Result<(Vec<EventSession>, Option<i64>)> {
     let mut w = Sql::new(" WHERE 1=1");
     crate::push_scope(&mut w, scope, (" AND user_id = ", ""));
-    let ranges = [
-        ("time_created >= ", f.created_min),
-        ("time_created <= ", f.created_max),
-        ("time_updated >= ", f.updated_min),
-        ("time_updated <= ", f.updated_max),
-    ];
-    for (cond, v) in ranges {
-        if let Some(v) = v {
-            w.push(" AND ").push(cond).bind(v);
-        }
-    }
+    crate::push_ranges(
+        &mut w,
+        &[
+            ("time_created >= ", f.created_min),
+            ("time_created <= ", f.created_max),
+            ("time_updated >= ", f.updated_min),
+            ("time_updated <= ", f.updated_max),
+        ],
+    );
     if !f.session_ids.is_empty() {
         w.push(" AND session_id IN ").bind_list(f.session_ids.iter().map(String::as_str));
     }

@@ -75,17 +75,15 @@ pub async fn explain_list(ex: &mut impl Exec, scope: Scope, f: &FolderFilter) ->
 fn list_filter(dialect: crate::Dialect, scope: Scope, f: &FolderFilter) -> (Sql, String) {
     let mut w = Sql::new(" WHERE 1=1");
     crate::push_scope(&mut w, scope, (" AND user_id = ", ""));
-    let ranges = [
-        ("time_created >= ", f.created_min),
-        ("time_created <= ", f.created_max),
-        ("time_updated >= ", f.updated_min),
-        ("time_updated <= ", f.updated_max),
-    ];
-    for (cond, v) in ranges {
-        if let Some(v) = v {
-            w.push(" AND ").push(cond).bind(v);
-        }
-    }
+    crate::push_ranges(
+        &mut w,
+        &[
+            ("time_created >= ", f.created_min),
+            ("time_created <= ", f.created_max),
+            ("time_updated >= ", f.updated_min),
+            ("time_updated <= ", f.updated_max),
+        ],
+    );
     for (col, ids) in [("folder_id", &f.folder_ids), ("user_id", &f.user_ids), ("company_id", &f.company_ids)] {
         if !ids.is_empty() {
             w.push(&format!(" AND {col} IN ")).bind_list(ids.iter().copied());

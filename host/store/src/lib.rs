@@ -72,6 +72,15 @@ pub(crate) async fn page<T: Send + 'static>(
     Ok((ex.fetch_all(q, row).await?, total))
 }
 
+/// Appends ` AND <column op> value` for each bound that is set (`("time_created >= ", min)`).
+pub(crate) fn push_ranges(w: &mut Sql, ranges: &[(&str, Option<i64>)]) {
+    for (cond, v) in ranges {
+        if let Some(v) = v {
+            w.push(" AND ").push(cond).bind(*v);
+        }
+    }
+}
+
 /// Appends the condition of a list scope: every row, a company's rows, or the rows whose owner is
 /// the user — `owner` is the SQL before the bound user id and what closes it.
 pub(crate) fn push_scope(w: &mut Sql, scope: vigil_domain::policy::Scope, owner: (&str, &str)) {

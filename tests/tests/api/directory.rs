@@ -79,6 +79,17 @@ async fn directory_sign_in(db: Db) {
     assert_eq!(again.body["user"]["user_id"], me["user_id"]);
     let (_, users) = s.get(&admin, "/api/users/?limit=1000").await;
     assert_eq!(crate::ids(&users, "email").iter().filter(|e| *e == "ann@corp.test").count(), 1);
+    let msg = oz_err(
+        &s.post(
+            &admin,
+            &format!("/api/users/{}/change-password/", id(&me, "user_id")),
+            json!({"new_password": "Local-pass-123"}),
+        )
+        .await,
+        400,
+        4,
+    );
+    assert!(msg.contains("directory"), "{msg}");
     let (_, log) = s.get(&admin, &format!("/api/users/{}/audit_log/", id(&me, "user_id"))).await;
     assert_eq!(log["items"][0]["action"], "create", "{log}");
     assert_eq!(log["items"][0]["changes"]["auth_source"]["new"], "ldap");
