@@ -286,6 +286,134 @@ async fn audit_log(db: Db) {
     let actions: Vec<&str> = page["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["create", "update", "upload", "activate", "deactivate", "delete", "delete"], "{page}");
 
+    // Collections and report templates, by CLIENT ADMIN: person metadata by key only.
+    let e = one_entry(
+        &w,
+        "collection",
+        "create",
+        "collection",
+        s.post(&w.cadmin, "/api/collections/", json!({"alias": "watch"})),
+    )
+    .await;
+    let col = id(&e, "object_id");
+    let e = one_entry(&w, "enrol", "create", "person", async {
+        s.upload(
+            &w.cadmin,
+            &format!("/api/collections/{col}/persons/"),
+            vec![file("i1", "o.jpg", test_photo("obama.jpg"))],
+            Some(json!({
+                "media:tags": {"i1": ["photo_selfie"]}, "person:meta_data": {"person_info": {"last_name": "Watched"}}
+            })),
+        )
+        .await
+    })
+    .await;
+    assert!(!e.to_string().contains("Watched"), "{e}");
+    let person = id(&e, "object_id");
+    one_entry(&w, "add image", "add_images", "person", async {
+        s.upload(
+            &w.cadmin,
+            &format!("/api/collections/{col}/persons/{person}/images/"),
+            vec![file("i2", "o2.jpg", test_photo("obama2.jpg"))],
+            Some(json!({"media:tags": {"i2": ["photo_selfie"]}})),
+        )
+        .await
+    })
+    .await;
+    let (_, images) = s.get(&w.cadmin, &format!("/api/collections/{col}/persons/{person}/images/")).await;
+    let image = crate::ids(&images, "person_image_id")[1].clone();
+    one_entry(
+        &w,
+        "person meta",
+        "update_meta_data",
+        "person",
+        s.patch(&w.cadmin, &format!("/api/collections/{col}/persons/{person}/meta_data/"), json!({"note": "x"})),
+    )
+    .await;
+    one_entry(
+        &w,
+        "delete image",
+        "delete",
+        "person_image",
+        s.delete(&w.cadmin, &format!("/api/collections/{col}/persons/{person}/images/{image}/")),
+    )
+    .await;
+    one_entry(
+        &w,
+        "delete person",
+        "delete",
+        "person",
+        s.delete(&w.cadmin, &format!("/api/collections/{col}/persons/{person}/")),
+    )
+    .await;
+    one_entry(
+        &w,
+        "delete collection",
+        "delete",
+        "collection",
+        s.delete(&w.cadmin, &format!("/api/collections/{col}/")),
+    )
+    .await;
+    let e = one_entry(
+        &w,
+        "template",
+        "create",
+        "report_template",
+        s.upload(
+            &w.cadmin,
+            "/api/report_templates/",
+            vec![file("template", "t.html", b"<p>{{ verdict }}</p>".to_vec())],
+            Some(json!({"name": "Audited"})),
+        ),
+    )
+    .await;
+    let tpl = id(&e, "object_id");
+    one_entry(
+        &w,
+        "template version",
+        "update",
+        "report_template",
+        s.upload_with(
+            &w.cadmin,
+            reqwest::Method::PUT,
+            &format!("/api/report_templates/{tpl}/"),
+            vec![file("template", "t.html", b"<p>v2 {{ verdict }}</p>".to_vec())],
+            None,
+        ),
+    )
+    .await;
+    one_entry(
+        &w,
+        "attachment",
+        "add_attachments",
+        "report_template",
+        s.upload(
+            &w.cadmin,
+            &format!("/api/report_templates/{tpl}/attachments/"),
+            vec![file("logo", "logo.png", png(8, 8))],
+            None,
+        ),
+    )
+    .await;
+    let (_, t) = s.get(&w.cadmin, &format!("/api/report_templates/{tpl}/")).await;
+    let att = id(&t["attachments"][0], "attachment_id");
+    one_entry(
+        &w,
+        "delete attachment",
+        "delete_attachment",
+        "report_template",
+        s.delete(&w.cadmin, &format!("/api/report_templates/{tpl}/attachments/{att}/")),
+    )
+    .await;
+    one_entry(
+        &w,
+        "delete template",
+        "delete",
+        "report_template",
+        s.delete(&w.cadmin, &format!("/api/report_templates/{tpl}/")),
+    )
+    .await;
+
     // Failed mutations write nothing.
     no_entry(&w, "other company's folder", s.patch(&w.other, &format!("/api/folders/{f1}/"), json!({"meta_data": {}})))
         .await;
