@@ -20,9 +20,6 @@ pub struct DirectoryConfig {
     pub rules: Vec<GroupRule>,
 }
 
-/// Where a user's password is checked.
-pub(crate) const DIRECTORY: &str = "ldap";
-
 impl App {
     /// Whether `POST /api/authorize/auth` asks the directory for this login: when one is
     /// configured and no local (non-directory) account has this e-mail.
@@ -32,10 +29,7 @@ impl App {
         }
         match local {
             None => Ok(true),
-            Some(u) => Ok(users::auth_source(&mut self.store(), u.user_id)
-                .await
-                .infra()?
-                .is_some_and(|(source, _)| source == DIRECTORY)),
+            Some(u) => users::is_directory_user(&mut self.store(), u.user_id).await.infra(),
         }
     }
 
@@ -84,7 +78,7 @@ impl App {
         let mut tx = self.store().begin_write().await.infra()?;
         let user = match users::get_by_email_with_hash(&mut tx, &email).await.infra()? {
             Some((mut u, _)) => {
-                if users::auth_source(&mut tx, u.user_id).await.infra()?.is_some_and(|(s, _)| s != DIRECTORY) {
+                if !users::is_directory_user(&mut tx, u.user_id).await.infra()? {
                     return Err(Error::new(
                         Code::AuthForbidden,
                         "a local account has this e-mail: sign in with its own password",
@@ -134,7 +128,7 @@ impl App {
                 let change = Change::new("create", "user", u.user_id, Some(u.company_id)).diff(None, Some(&u)).field(
                     "auth_source",
                     Value::Null,
-                    Value::String(DIRECTORY.into()),
+                    Value::String(users::DIRECTORY_SOURCE.into()),
                 );
                 crate::audit::record(&mut tx, Caller::System, change).await?;
                 u
@@ -169,7 +163,7 @@ impl App {
     async fn end_sessions_of(&self, login: &str) -> Result<()> {
         let email = login.trim().to_lowercase();
         if let Some((u, _)) = users::get_by_email_with_hash(&mut self.store(), &email).await.infra()?
-            && users::auth_source(&mut self.store(), u.user_id).await.infra()?.is_some_and(|(s, _)| s == DIRECTORY)
+            && users::is_directory_user(&mut self.store(), u.user_id).await.infra()?
         {
             sessions::delete_for_user(&mut self.store(), u.user_id).await.infra()?;
         }

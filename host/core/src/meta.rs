@@ -6,11 +6,11 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 use vigil_domain::audit::Change;
 use vigil_domain::policy::{Caller, Principal, Role};
+use vigil_domain::{Error, Result};
+use vigil_store::meta::{self, MetaTable};
 
 /// What a metadata edit is recorded as.
 const ACTION: &str = "update_meta_data";
-use vigil_domain::{Error, Result};
-use vigil_store::meta::{self, MetaTable};
 
 /// The objects with a metadata sub-resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +81,13 @@ impl App {
     pub async fn meta(&self, p: &Principal, owner: MetaOwner, id: Uuid, op: MetaOp) -> Result<Value> {
         let write = !matches!(op, MetaOp::Get);
         let (table, change) = self.meta_access(p, owner, id, write).await?;
+        let not_found = || Error::not_found("object");
+        if !write {
+            return meta::get(&mut self.store(), table, id).await.infra()?.ok_or_else(not_found);
+        }
+        // Read and write in one transaction, so a merge never loses a concurrent edit.
         let mut tx = self.store().begin_write().await.infra()?;
-        let current = meta::get(&mut tx, table, id).await.infra()?.ok_or_else(|| Error::not_found("object"))?;
+        let current = meta::get(&mut tx, table, id).await.infra()?.ok_or_else(not_found)?;
         let old = current.clone();
         let next = match op {
             MetaOp::Get => return Ok(current),

@@ -384,11 +384,7 @@ impl App {
 
     pub async fn change_password(&self, p: &Principal, id: Uuid, c: PasswordChange) -> Result<()> {
         let u = self.visible_user(p, id).await?;
-        if users::auth_source(&mut self.store(), id)
-            .await
-            .infra()?
-            .is_some_and(|(source, _)| source == crate::directory::DIRECTORY)
-        {
+        if users::is_directory_user(&mut self.store(), id).await.infra()? {
             return Err(Error::value("this account signs in through the directory: change its password there"));
         }
         let manager = p.can_manage_user(u.company_id, role_of(&u)) && u.user_id != p.user_id;

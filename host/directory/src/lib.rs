@@ -128,10 +128,6 @@ impl Ldap {
         Ldap { settings }
     }
 
-    pub fn settings(&self) -> &LdapSettings {
-        &self.settings
-    }
-
     /// Checks `login` and `password` against the directory.
     pub async fn authenticate(&self, login: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
         let login = login.trim();
@@ -145,7 +141,6 @@ impl Ldap {
             .set_no_tls_verify(s.tls_insecure);
         let (driver, mut ldap) = LdapConnAsync::with_settings(conn, &s.url).await.map_err(unavailable)?;
         ldap3::drive!(driver);
-        ldap.with_timeout(s.timeout);
         if let Some(dn) = &s.bind_dn {
             let pw = s.bind_password.as_deref().unwrap_or("");
             ldap.with_timeout(s.timeout).simple_bind(dn, pw).await.and_then(|r| r.success()).map_err(|e| {
@@ -160,10 +155,11 @@ impl Ldap {
             .await
             .and_then(|r| r.success())
             .map_err(unavailable)?;
-        let entry = match found.len() {
-            0 => return Err(DirectoryError::BadCredentials),
-            1 => SearchEntry::construct(found.into_iter().next().ok_or(DirectoryError::BadCredentials)?),
-            _ => return Err(DirectoryError::Ambiguous),
+        let mut found = found.into_iter();
+        let entry = match (found.next(), found.next()) {
+            (Some(e), None) => SearchEntry::construct(e),
+            (None, _) => return Err(DirectoryError::BadCredentials),
+            (Some(_), Some(_)) => return Err(DirectoryError::Ambiguous),
         };
         let mut groups: Vec<String> = all(&entry.attrs, "memberOf");
         if let Some(base) = &s.group_base {

@@ -6,8 +6,8 @@
 //! the log is append-only: so a metadata change records which keys changed, never their values.
 
 use crate::error::{Error, Result};
-use crate::filter::{Paging, apply_paging, parse_uuid_list};
-use crate::time::{Micros, parse_unix_secs};
+use crate::filter::{Paging, apply_paging, parse_time, parse_uuid_list, parse_words};
+use crate::time::Micros;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -154,16 +154,6 @@ pub struct AuditFilter {
     pub paging: Paging,
 }
 
-fn words(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
-}
-
-fn time(key: &str, v: &str) -> Result<Micros> {
-    parse_unix_secs(v).ok_or_else(|| {
-        Error::new(crate::Code::InvalidType, format!("'{key}' must be a UNIX timestamp (seconds), got '{v}'"))
-    })
-}
-
 impl AuditFilter {
     /// Unknown keys are ignored, as on every Oz list.
     pub fn parse(pairs: &[(String, String)]) -> Result<AuditFilter> {
@@ -173,7 +163,7 @@ impl AuditFilter {
                 continue;
             }
             match k.as_str() {
-                "object_type" => f.object_types.extend(words(v)),
+                "object_type" => f.object_types.extend(parse_words(v)),
                 "object_id" => f.object_ids.extend(parse_uuid_list(k, v)?),
                 "folder_id" => {
                     f.folder_id =
@@ -181,9 +171,9 @@ impl AuditFilter {
                 }
                 "user_id" => f.user_ids.extend(parse_uuid_list(k, v)?),
                 "company_id" => f.company_ids.extend(parse_uuid_list(k, v)?),
-                "action" => f.actions.extend(words(v)),
-                "time_created.min" => f.created_min = Some(time(k, v)?),
-                "time_created.max" => f.created_max = Some(time(k, v)?),
+                "action" => f.actions.extend(parse_words(v)),
+                "time_created.min" => f.created_min = Some(parse_time(k, v)?),
+                "time_created.max" => f.created_max = Some(parse_time(k, v)?),
                 "sorting" => {
                     let s = crate::filter::parse_sorting(v)?;
                     if s.field != crate::filter::SortField::TimeCreated {

@@ -1,8 +1,8 @@
 //! SDK telemetry ("event sessions"): the wire object, the ingestion rules and the 5.2 list filters.
 
 use crate::error::{Error, Result};
-use crate::filter::{Paging, SortField, Sorting, apply_paging, parse_sorting};
-use crate::time::{Micros, parse_unix_secs};
+use crate::filter::{Paging, SortField, Sorting, apply_paging, parse_sorting, parse_time, parse_words};
+use crate::time::Micros;
 
 const MICROS: Micros = 1_000_000;
 use serde::Serialize;
@@ -70,16 +70,6 @@ pub struct EventSessionFilter {
     pub paging: Paging,
 }
 
-fn time(key: &str, v: &str) -> Result<Micros> {
-    parse_unix_secs(v).ok_or_else(|| {
-        Error::new(crate::Code::InvalidType, format!("'{key}' must be a UNIX timestamp (seconds), got '{v}'"))
-    })
-}
-
-fn list(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
-}
-
 /// `time_created=T` (no suffix) means "within the second T".
 fn narrow(min: &mut Option<Micros>, max: &mut Option<Micros>, t: Micros) {
     let second = t - t.rem_euclid(MICROS);
@@ -95,14 +85,14 @@ impl EventSessionFilter {
                 continue;
             }
             match k.as_str() {
-                "time_created" => narrow(&mut f.created_min, &mut f.created_max, time(k, v)?),
-                "time_created.min" => f.created_min = Some(time(k, v)?),
-                "time_created.max" => f.created_max = Some(time(k, v)?),
-                "time_updated" => narrow(&mut f.updated_min, &mut f.updated_max, time(k, v)?),
-                "time_updated.min" => f.updated_min = Some(time(k, v)?),
-                "time_updated.max" => f.updated_max = Some(time(k, v)?),
-                "session_id" => f.session_ids.extend(list(v)),
-                "session_id.exclude" => f.session_ids_exclude.extend(list(v)),
+                "time_created" => narrow(&mut f.created_min, &mut f.created_max, parse_time(k, v)?),
+                "time_created.min" => f.created_min = Some(parse_time(k, v)?),
+                "time_created.max" => f.created_max = Some(parse_time(k, v)?),
+                "time_updated" => narrow(&mut f.updated_min, &mut f.updated_max, parse_time(k, v)?),
+                "time_updated.min" => f.updated_min = Some(parse_time(k, v)?),
+                "time_updated.max" => f.updated_max = Some(parse_time(k, v)?),
+                "session_id" => f.session_ids.extend(parse_words(v)),
+                "session_id.exclude" => f.session_ids_exclude.extend(parse_words(v)),
                 "folder_id" => f.folder_ids.extend(crate::filter::parse_uuid_list(k, v)?),
                 "sorting" => f.sorting = parse_sorting(v)?,
                 _ => {}

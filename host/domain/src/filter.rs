@@ -316,13 +316,18 @@ fn parse_int(key: &str, v: &str) -> Result<i64> {
         .map_err(|_| Error::new(crate::Code::InvalidType, format!("'{key}' must be an integer, got '{v}'")))
 }
 
-fn parse_time(key: &str, v: &str) -> Result<Micros> {
+pub(crate) fn parse_time(key: &str, v: &str) -> Result<Micros> {
     parse_unix_secs(v).ok_or_else(|| {
         Error::new(
             crate::Code::InvalidType,
             format!("'{key}' must be a UNIX timestamp (seconds or milliseconds), got '{v}'"),
         )
     })
+}
+
+/// A comma-separated list of words, blanks dropped.
+pub(crate) fn parse_words(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 pub fn parse_uuid_list(key: &str, v: &str) -> Result<Vec<Uuid>> {
@@ -440,9 +445,7 @@ impl MediaFilter {
                     }
                 }
                 "tags" | "tag" => {
-                    let tags: Vec<String> =
-                        v.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
-                    f.tags.extend(crate::media::validate_tags(&tags)?);
+                    f.tags.extend(crate::media::validate_tags(&parse_words(v))?);
                 }
                 _ => {}
             }

@@ -130,16 +130,19 @@ pub async fn count(ex: &mut impl Exec) -> Result<i64> {
     ex.fetch_count(Sql::new("SELECT COUNT(*) AS n FROM users")).await
 }
 
-/// Where a user's password is checked (`local` or `ldap`) and its directory DN.
-pub async fn auth_source(ex: &mut impl Exec, id: Uuid) -> Result<Option<(String, Option<String>)>> {
-    let mut q = Sql::new("SELECT auth_source, directory_dn FROM users WHERE user_id = ");
+/// The `auth_source` of a user whose password the directory checks (the default is `local`).
+pub const DIRECTORY_SOURCE: &str = "ldap";
+
+/// Whether the directory checks this user's password.
+pub async fn is_directory_user(ex: &mut impl Exec, id: Uuid) -> Result<bool> {
+    let mut q = Sql::new("SELECT auth_source FROM users WHERE user_id = ");
     q.bind(id);
-    ex.fetch_optional(q, |r| Ok((r.text("auth_source")?, r.opt_text("directory_dn")?))).await
+    Ok(ex.fetch_optional(q, |r| r.text("auth_source")).await?.is_some_and(|s| s == DIRECTORY_SOURCE))
 }
 
 /// Marks a user as signed in through the directory, at `dn`.
 pub async fn set_directory(ex: &mut impl Exec, id: Uuid, dn: &str) -> Result<u64> {
-    let mut q = Sql::new("UPDATE users SET auth_source = 'ldap', directory_dn = ");
-    q.bind(dn).push(" WHERE user_id = ").bind(id);
+    let mut q = Sql::new("UPDATE users SET auth_source = ");
+    q.bind(DIRECTORY_SOURCE).push(", directory_dn = ").bind(dn).push(" WHERE user_id = ").bind(id);
     ex.execute(q).await
 }

@@ -210,14 +210,7 @@ impl Settings {
             None => PasswordPolicy::default(),
             Some(p) => PasswordPolicy::parse(p).map_err(|e| anyhow!("password_policy: {e}"))?,
         };
-        let flag = |k: &str, default: bool| -> Result<bool> {
-            match raw.get(k).map(|s| s.to_ascii_lowercase()) {
-                None => Ok(default),
-                Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
-                Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
-                Some(v) => bail!("{k}: '{v}' is not true or false"),
-            }
-        };
+        let flag = |k: &str, default: bool| flag(raw, k, default);
         let use_static_perms = flag("use_permissions_for_static", true)?;
         let d = Limits::default();
         let c = CoreConfig::default();
@@ -412,6 +405,17 @@ pub(crate) fn parse_size(s: &str) -> Option<u64> {
     n.trim().parse::<u64>().ok()?.checked_mul(mul)
 }
 
+/// A boolean setting: true/1/yes/on or false/0/no/off; anything else is an error (a typo must
+/// not silently switch TLS or a check off).
+fn flag(raw: &BTreeMap<&'static str, String>, k: &str, default: bool) -> Result<bool> {
+    match raw.get(k).map(|s| s.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{k}: '{v}' is not true or false"),
+    }
+}
+
 /// `VIGIL_LDAP_*`: directory sign-in, off without a URL.
 fn directory(raw: &BTreeMap<&'static str, String>) -> Result<Option<vigil_core::directory::DirectoryConfig>> {
     let get = |k: &str| raw.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -419,7 +423,6 @@ fn directory(raw: &BTreeMap<&'static str, String>) -> Result<Option<vigil_core::
     if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
         bail!("ldap_url: '{url}' must start with ldap:// or ldaps://");
     }
-    let flag = |k: &str| get(k).is_some_and(|v| ["true", "1", "yes", "on"].contains(&v.to_ascii_lowercase().as_str()));
     // The service password from a file (a mounted secret) or the environment.
     let bind_password = match get("ldap_bind_password_file") {
         Some(path) => Some(
@@ -448,8 +451,8 @@ fn directory(raw: &BTreeMap<&'static str, String>) -> Result<Option<vigil_core::
     Ok(Some(vigil_core::directory::DirectoryConfig {
         ldap: vigil_directory::LdapSettings {
             url,
-            starttls: flag("ldap_starttls"),
-            tls_insecure: flag("ldap_tls_insecure"),
+            starttls: flag(raw, "ldap_starttls", false)?,
+            tls_insecure: flag(raw, "ldap_tls_insecure", false)?,
             bind_dn: get("ldap_bind_dn"),
             bind_password,
             user_base,
