@@ -14,7 +14,7 @@ export VIGIL_ASSETS_DIR ?= $(CURDIR)/assets
 export VIGIL_BUILTINS ?= $(CURDIR)/plugins/builtins.toml
 # Each plugin is built on its own: a joint build would unify the SDK's per-world features and
 # every component would import all worlds.
-PLUGIN_CRATES := quality biometry collection documents document-check report-template report-custom hostile answer ab-pick bigmem sneaky legacy
+PLUGIN_CRATES := quality biometry collection documents document-check report-template ab-split report-custom hostile answer ab-pick bigmem sneaky legacy
 
 .PHONY: help setup assets build plugins run test lint unit openapi release bench calibration liveness fuzz load clean
 

@@ -209,7 +209,26 @@ impl App {
                 time_updated: 0.0,
                 source_ids: ids,
                 webhook_url: webhook.clone(),
+                ab: None,
             });
+            // A running experiment decides which variant runs it, and whether a shadow runs beside.
+            if let Some(routed) = self.route(folder.company_id, t.as_str(), folder_id, &folder.meta_data).await? {
+                let (assignment, shadow) = routed.plan();
+                let Some(primary) = planned.last_mut() else { continue };
+                primary.ab = Some(assignment.clone());
+                if let Some(variant) = shadow {
+                    let mut s = primary.clone();
+                    s.analyse_id = Uuid::new_v4();
+                    s.webhook_url = None;
+                    s.ab = Some(vigil_domain::ab::Assignment {
+                        variant,
+                        shadow_of: Some(primary.analyse_id),
+                        ..assignment
+                    });
+                    planned.push(s);
+                    named_collections.push(named_collections.last().cloned().unwrap_or_default());
+                }
+            }
         }
         let now = now_micros();
         let mut tx = self.store().begin().await.infra()?;
@@ -407,6 +426,11 @@ impl App {
                 Code::AuthForbidden,
                 "only operators and client admins may set the verdict of an analysis",
             ));
+        }
+        if let Some(primary) = a.ab.as_ref().and_then(|ab| ab.shadow_of) {
+            return Err(Error::value(format!(
+                "a shadow analysis of an A/B experiment has no say in its folder; decide analysis {primary}"
+            )));
         }
         let verdict = rules::check_operator_verdict(&d.resolution)?;
         if let Some(c) = &d.comment

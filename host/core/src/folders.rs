@@ -196,7 +196,7 @@ impl App {
         self.blob().delete_prefix(&format!("{}/{}/", f.company_id, f.folder_id)).await.infra()?;
         crate::failpoint("pi_deletion.files_removed");
 
-        let results = vigil_store::analyses::of_folders(&mut self.store(), &[id]).await.infra()?;
+        let results = vigil_store::analyses::all_of_folder(&mut self.store(), id).await.infra()?;
         let mut tx = self.store().begin().await.infra()?;
         media::delete_of_folder(&mut tx, id).await.infra()?;
         vigil_store::reports::delete_of_folder(&mut tx, id).await.infra()?;

@@ -256,7 +256,7 @@ impl App {
     async fn execute_analysis(&self, a: &Analysis) -> std::result::Result<Done, Failure> {
         let transient = |e: Error| Failure::Transient(e.message);
         let t = AnalysisType::parse(&a.analysis_type).map_err(Failure::Final)?;
-        let Some(plugin) = self.inner.plugins.registry.resolve(a.company_id, &t.plugin_name()) else {
+        let Some(plugin) = self.analysis_plugin(a, &t.plugin_name()).await.map_err(transient)? else {
             return Err(failed(
                 "no_plugin",
                 format!("no plugin serves {} analyses any more", a.analysis_type),
@@ -393,6 +393,7 @@ impl App {
             plugin: Some(&done.plugin),
             technical: &done.technical,
             attempts: job.attempts,
+            score: vigil_domain::ab::main_score(Some(&done.results_data)),
         };
         let recorded = self.record_outcome(owner, job, a, &outcome).await;
         if !matches!(recorded, Ok(true)) {
@@ -418,6 +419,7 @@ impl App {
             plugin: None,
             technical: &json!({}),
             attempts: job.attempts,
+            score: None,
         };
         self.record_outcome(owner, job, &a, &outcome).await.map(|_| ())
     }
@@ -427,8 +429,12 @@ impl App {
     /// lease was lost, or the analysis was finished or deleted meanwhile).
     async fn record_outcome(&self, owner: &str, job: &Job, a: &Analysis, o: &analyses::Outcome<'_>) -> Result<bool> {
         let now = now_micros();
+        // A shadow analysis is never part of its folder: no aggregate, no webhook, no touch.
+        let shadow = a.ab.as_ref().is_some_and(|ab| ab.shadow_of.is_some());
         let mut tx = self.store().begin().await.infra()?;
-        folders::touch(&mut tx, a.folder_id, now).await.infra()?;
+        if !shadow {
+            folders::touch(&mut tx, a.folder_id, now).await.infra()?;
+        }
         let held = if o.state == rules::FAILED && job.attempts >= job.max_attempts {
             jobs::fail(&mut tx, job, owner, o.error.map(Value::to_string).as_deref().unwrap_or(""), now)
                 .await
@@ -451,8 +457,10 @@ impl App {
         {
             self.record_collection_refs(&mut tx, a.analyse_id, a.company_id, results).await?;
         }
-        self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
-        self.queue_webhooks(&mut tx, a, now).await?;
+        if !shadow {
+            self.refresh_folder_status(&mut tx, a.folder_id, now).await?;
+            self.queue_webhooks(&mut tx, a, now).await?;
+        }
         tx.commit().await.infra()?;
         self.inner.wake.notify_waiters();
         tracing::info!(analyse_id = %a.analyse_id, state = o.state, resolution = o.resolution, "analysis finished");

@@ -5,6 +5,7 @@
 //! resolve into one) and checks the permission policy before it reads or writes; no HTTP type
 //! crosses into this crate, and SQL stays in `vigil-store`.
 
+pub mod ab;
 pub mod analyses;
 pub mod audit;
 pub mod auth;
@@ -225,6 +226,8 @@ pub(crate) struct Inner {
     faces: collections::FaceCache,
     /// Customers' report-template components, compiled.
     report_components: reports::ComponentCache,
+    /// Experiment variants pinned to versions that are not active.
+    ab_variants: ab::VariantCache,
 }
 
 impl App {
@@ -262,6 +265,7 @@ impl App {
                 decode_slots,
                 faces,
                 report_components,
+                ab_variants: ab::VariantCache::default(),
             }),
         })
     }

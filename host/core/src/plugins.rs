@@ -158,7 +158,7 @@ impl App {
 
     /// Loads a version for the registry: from the compiled-artifact cache, or by compiling the
     /// stored component (a cache miss or a stale artifact is never an error).
-    async fn prepare_plugin(&self, row: &PluginRow) -> Result<Arc<Plugin>> {
+    pub(crate) async fn prepare_plugin(&self, row: &PluginRow) -> Result<Arc<Plugin>> {
         let kind = Kind::parse(&row.info.kind)
             .ok_or_else(|| Error::internal(format!("stored plugin kind '{}'", row.info.kind)))?;
         let prepared = self
@@ -390,6 +390,12 @@ impl App {
                 plugins::get(&mut self.store(), id).await.infra()?.ok_or_else(|| Error::not_found("plugin"))?
             }
         };
+        if let Some(t) = vigil_store::ab_tests::pinning(&mut self.store(), id).await.infra()?.first() {
+            return Err(Error::new(
+                Code::Conflict,
+                format!("A/B experiment '{}' ({}) runs this version: stop it first", t.name, t.ab_test_id),
+            ));
+        }
         let mut tx = self.store().begin().await.infra()?;
         plugins::delete(&mut tx, id).await.infra()?;
         let change = Change::new("delete", "plugin", id, row.info.company_id).diff(Some(&row.info), None);

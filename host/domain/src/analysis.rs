@@ -223,6 +223,12 @@ pub struct AnalysisFilter {
     pub resolution_status: Vec<String>,
     pub folder_ids: Vec<Uuid>,
     pub group_ids: Vec<Uuid>,
+    /// Analyses an experiment routed, shadows included unless `ab_shadow` says otherwise.
+    pub ab_test_ids: Vec<Uuid>,
+    pub ab_variants: Vec<String>,
+    /// Only shadow analyses (true) or none (false); by default shadows are listed only with
+    /// `ab_test_id`, so the ordinary views never show them.
+    pub ab_shadow: Option<bool>,
     pub created_min: Option<Micros>,
     pub created_max: Option<Micros>,
     pub updated_min: Option<Micros>,
@@ -274,6 +280,11 @@ impl AnalysisFilter {
                 }
                 "folder_id" => f.folder_ids.extend(parse_uuid_list(k, v)?),
                 "group_id" => f.group_ids.extend(parse_uuid_list(k, v)?),
+                "ab_test_id" => f.ab_test_ids.extend(parse_uuid_list(k, v)?),
+                "ab_variant" => {
+                    f.ab_variants.extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string))
+                }
+                "ab_shadow" => f.ab_shadow = Some(parse_bool(k, v)?),
                 "time_created.min" => f.created_min = Some(time(k, v)?),
                 "time_created.max" => f.created_max = Some(time(k, v)?),
                 "time_updated.min" => f.updated_min = Some(time(k, v)?),

@@ -4,6 +4,7 @@
 //! Architecture invariant: this crate does no I/O and knows no framework. Everything here is a pure
 //! function of its inputs, so it is unit-tested exhaustively and shared by every other crate.
 
+pub mod ab;
 pub mod analysis;
 pub mod audit;
 pub mod directory;

@@ -256,6 +256,9 @@ pub struct Analysis {
     pub source_ids: Vec<Uuid>,
     #[serde(skip)]
     pub webhook_url: Option<String>,
+    /// The experiment and variant that ran it (also shown in `technical_meta_data.ab_test`).
+    #[serde(skip)]
+    pub ab: Option<crate::ab::Assignment>,
 }
 
 /// The result of an analysis for one of its media.

@@ -35,6 +35,7 @@ use vigil_core::App;
         (name = "reports", description = "Report templates (minijinja or components) and PDF/HTML folder reports"),
         (name = "audit", description = "The append-only audit log: who changed what, when, from where"),
         (name = "event sessions", description = "SDK telemetry sessions"),
+        (name = "A/B tests", description = "Experiments that route analyses between plugin versions or configurations, with shadow runs and statistics"),
         (name = "service", description = "Health, configuration, specification"),
     )
 )]

@@ -310,6 +310,44 @@ async fn ab_rule_is_deterministic_and_fuel_bounded() {
     eprintln!("fuel budget exhausted after {:?}", t.elapsed());
 }
 
+/// The built-in split rule over 10,000 seeds: the same seed always gets the same variant, the
+/// shares follow the weights, a zero weight gets nothing, and malformed weights are an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_split_is_deterministic_and_follows_its_weights() {
+    let h = host(4);
+    let wasm = fixture("ab_split");
+    let c = Uuid::new_v4();
+    let variants: Vec<String> = vec!["control".into(), "strict".into(), "lenient".into()];
+    let p = install(&h, Kind::AbRule, "ab-split", &wasm, &[("weights", "70,20,10")], None);
+    let mut counts = [0usize; 3];
+    let mut first = Vec::with_capacity(10_000);
+    let started = Instant::now();
+    for seed in 0..10_000u64 {
+        // Seeds as the host makes them: well mixed, not consecutive.
+        let seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+        let v = h.choose(&p, c, "QUALITY", vec![], seed, variants.clone()).await.unwrap();
+        counts[variants.iter().position(|x| *x == v).unwrap()] += 1;
+        first.push((seed, v));
+    }
+    eprintln!("10,000 choices in {:?} (a fresh instance each)", started.elapsed());
+    // Binomial sd at 10,000 draws is at most 0.5 points; 2 points is four of them.
+    for (i, want) in [0.7, 0.2, 0.1].iter().enumerate() {
+        let share = counts[i] as f64 / 10_000.0;
+        assert!((share - want).abs() < 0.02, "{}: {share} for weight {want} ({counts:?})", variants[i]);
+    }
+    for (seed, v) in first.iter().step_by(10) {
+        let again = h.choose(&p, c, "QUALITY", vec![("any".into(), "thing".into())], *seed, variants.clone());
+        assert_eq!(&again.await.unwrap(), v, "seed {seed}");
+    }
+    let zero = install(&h, Kind::AbRule, "ab-split", &wasm, &[("weights", "0,1,0")], None);
+    for seed in 0..200u64 {
+        assert_eq!(h.choose(&zero, c, "QUALITY", vec![], seed, variants.clone()).await.unwrap(), "strict");
+    }
+    let bad = install(&h, Kind::AbRule, "ab-split", &wasm, &[("weights", "1,2")], None);
+    let r = h.choose(&bad, c, "QUALITY", vec![], 1, variants.clone()).await;
+    assert!(matches!(r, Err(CallError::Guest(ref g)) if g.message().contains("2 weights for 3 variants")), "{r:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_isolates_companies_and_swaps_atomically() {
     let h = Arc::new(host(64));

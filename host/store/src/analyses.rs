@@ -3,6 +3,7 @@
 use crate::{Exec, Result, Row, Sql, StoreError};
 use serde_json::Value;
 use uuid::Uuid;
+use vigil_domain::ab::Assignment;
 use vigil_domain::analysis::AnalysisFilter;
 use vigil_domain::filter::SortField;
 use vigil_domain::model::{Analysis, ResultMedia};
@@ -12,7 +13,11 @@ use vigil_domain::time::{Micros, micros_to_secs};
 const COLS: &str = "analyse_id, folder_id, company_id, user_id, group_id, type, state, resolution_status, \
      system_resolution, params, source_media, results_data, results_media, error, plugin, webhook_url, operator_id, \
      operator_comment, time_decided, attempts, worker, meta_data, technical_meta_data, time_task_send_to_broker, \
-     time_task_received, time_task_finished, time_created, time_updated";
+     time_task_received, time_task_finished, time_created, time_updated, ab_test_id, ab_variant, ab_shadow_of, \
+     ab_fallback";
+
+/// Leaves out shadow analyses: they never show in a folder, its aggregate or its reports.
+const NOT_SHADOW: &str = " AND ab_shadow_of IS NULL";
 
 fn corrupt(c: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt { column: c.into(), reason: e.to_string() }
@@ -37,6 +42,18 @@ fn row(r: &dyn Row) -> Result<Analysis> {
         if let Some(w) = r.opt_text("worker")? {
             m.insert("worker".into(), Value::from(w));
         }
+    }
+    let ab = match (r.opt_uuid("ab_test_id")?, r.opt_text("ab_variant")?) {
+        (Some(ab_test_id), Some(variant)) => Some(Assignment {
+            ab_test_id,
+            variant,
+            shadow_of: r.opt_uuid("ab_shadow_of")?,
+            fallback: r.opt_text("ab_fallback")?,
+        }),
+        _ => None,
+    };
+    if let (Value::Object(m), Some(a)) = (&mut tech, &ab) {
+        m.insert("ab_test".into(), a.to_json());
     }
     let secs = |c: &str| -> Result<Option<f64>> { Ok(r.opt_int(c)?.map(micros_to_secs)) };
     Ok(Analysis {
@@ -68,6 +85,7 @@ fn row(r: &dyn Row) -> Result<Analysis> {
         time_updated: r.secs("time_updated")?,
         source_ids,
         webhook_url: r.opt_text("webhook_url")?,
+        ab,
     })
 }
 
@@ -75,13 +93,17 @@ fn row(r: &dyn Row) -> Result<Analysis> {
 pub async fn insert(ex: &mut impl Exec, a: &Analysis, user_id: Option<Uuid>, now: Micros) -> Result<()> {
     let mut q = Sql::new(
         "INSERT INTO analyses (analyse_id, folder_id, company_id, user_id, group_id, type, state, resolution_status, \
-         system_resolution, params, source_media, webhook_url, time_task_send_to_broker, time_created, time_updated) VALUES (",
+         system_resolution, params, source_media, webhook_url, time_task_send_to_broker, time_created, time_updated, \
+         ab_test_id, ab_variant, ab_shadow_of, ab_fallback) VALUES (",
     );
     q.bind(a.analyse_id).push(", ").bind(a.folder_id).push(", ").bind(a.company_id).push(", ").bind(user_id);
     q.push(", ").bind(a.group_id).push(", ").bind(a.analysis_type.as_str()).push(", ").bind(a.state.as_str());
     q.push(", ").bind(a.resolution_status.as_str()).push(", ").bind(a.system_resolution.as_str());
     q.push(", ").bind(&a.params).push(", ").bind(Value::from(ids(&a.source_ids)).to_string());
-    q.push(", ").bind(a.webhook_url.clone()).push(", ").bind(now).push(", ").bind(now).push(", ").bind(now).push(")");
+    q.push(", ").bind(a.webhook_url.clone()).push(", ").bind(now).push(", ").bind(now).push(", ").bind(now);
+    let ab = a.ab.as_ref();
+    q.push(", ").bind(ab.map(|x| x.ab_test_id)).push(", ").bind(ab.map(|x| x.variant.clone()));
+    q.push(", ").bind(ab.and_then(|x| x.shadow_of)).push(", ").bind(ab.and_then(|x| x.fallback.clone())).push(")");
     ex.execute(q).await.map(|_| ())
 }
 
@@ -95,13 +117,20 @@ pub async fn get(ex: &mut impl Exec, id: Uuid) -> Result<Option<Analysis>> {
     ex.fetch_optional(q, row).await
 }
 
-/// Analyses of several folders, oldest first.
+/// Analyses of several folders, oldest first, without shadows.
 pub async fn of_folders(ex: &mut impl Exec, folder_ids: &[Uuid]) -> Result<Vec<Analysis>> {
     if folder_ids.is_empty() {
         return Ok(Vec::new());
     }
     let mut q = Sql::new(&format!("SELECT {COLS} FROM analyses WHERE folder_id IN "));
-    q.bind_list(folder_ids.iter().copied()).push(" ORDER BY time_created, analyse_id");
+    q.bind_list(folder_ids.iter().copied()).push(NOT_SHADOW).push(" ORDER BY time_created, analyse_id");
+    ex.fetch_all(q, row).await
+}
+
+/// Every analysis of a folder, shadows included (a personal-data deletion scrubs them all).
+pub async fn all_of_folder(ex: &mut impl Exec, folder_id: Uuid) -> Result<Vec<Analysis>> {
+    let mut q = Sql::new(&format!("SELECT {COLS} FROM analyses WHERE folder_id = "));
+    q.bind(folder_id).push(" ORDER BY time_created, analyse_id");
     ex.fetch_all(q, row).await
 }
 
@@ -125,6 +154,8 @@ pub struct Outcome<'a> {
     /// The job's claims so far: a worker killed between its claim and `mark_received` still
     /// counts, so the analysis never reports fewer attempts than its job made.
     pub attempts: i64,
+    /// The headline score the experiment statistics aggregate.
+    pub score: Option<f64>,
 }
 
 /// Finishes an analysis that is still PROCESSING; 0 rows means someone else finished it.
@@ -135,6 +166,7 @@ pub async fn finish(ex: &mut impl Exec, id: Uuid, o: &Outcome<'_>, now: Micros) 
     q.push(", results_data = ").bind(o.results_data.map(Value::to_string)).push(", results_media = ").bind(media);
     q.push(", error = ").bind(o.error.map(Value::to_string)).push(", plugin = ").bind(o.plugin.map(str::to_string));
     q.push(", technical_meta_data = ").bind(o.technical).push(", time_task_finished = ").bind(now);
+    q.push(", score = ").bind(o.score);
     q.push(", attempts = CASE WHEN attempts < ").bind(o.attempts).push(" THEN ").bind(o.attempts);
     q.push(" ELSE attempts END");
     q.push(", time_updated = ").bind(now).push(" WHERE analyse_id = ").bind(id).push(" AND state = 'PROCESSING'");
@@ -166,7 +198,7 @@ pub async fn delete(ex: &mut impl Exec, id: Uuid) -> Result<u64> {
 /// The statuses the folder aggregate needs: `(group_id, time_created, state, resolution_status)`.
 pub async fn statuses(ex: &mut impl Exec, folder_id: Uuid) -> Result<Vec<(Uuid, Micros, String, String)>> {
     let mut q = Sql::new("SELECT group_id, time_created, state, resolution_status FROM analyses WHERE folder_id = ");
-    q.bind(folder_id);
+    q.bind(folder_id).push(NOT_SHADOW);
     ex.fetch_all(q, |r| {
         Ok((r.uuid("group_id")?, r.int("time_created")?, r.text("state")?, r.text("resolution_status")?))
     })
@@ -191,6 +223,20 @@ pub async fn list(ex: &mut impl Exec, scope: Scope, f: &AnalysisFilter) -> Resul
         ("group_id", &f.group_ids, false),
     ] {
         push_in(&mut w, col, &ids(v), negate);
+    }
+    push_in(&mut w, "ab_test_id", &ids(&f.ab_test_ids), false);
+    push_in(&mut w, "ab_variant", &f.ab_variants, false);
+    match f.ab_shadow {
+        Some(true) => {
+            w.push(" AND ab_shadow_of IS NOT NULL");
+        }
+        Some(false) => {
+            w.push(NOT_SHADOW);
+        }
+        None if f.ab_test_ids.is_empty() => {
+            w.push(NOT_SHADOW);
+        }
+        None => {}
     }
     push_in(&mut w, "type", &f.types, false);
     push_in(&mut w, "type", &f.types_exclude, true);

@@ -22,6 +22,7 @@ pub enum Val {
     OptInt(Option<i64>),
     Bool(bool),
     Float(f64),
+    OptFloat(Option<f64>),
     Bytes(Vec<u8>),
 }
 
@@ -63,6 +64,11 @@ impl From<Option<i64>> for Val {
 impl From<f64> for Val {
     fn from(f: f64) -> Self {
         Val::Float(f)
+    }
+}
+impl From<Option<f64>> for Val {
+    fn from(f: Option<f64>) -> Self {
+        Val::OptFloat(f)
     }
 }
 impl From<bool> for Val {
@@ -123,6 +129,7 @@ pub trait Row {
     fn int(&self, c: &str) -> Result<i64>;
     fn opt_int(&self, c: &str) -> Result<Option<i64>>;
     fn boolean(&self, c: &str) -> Result<bool>;
+    fn opt_float(&self, c: &str) -> Result<Option<f64>>;
     fn bytes(&self, c: &str) -> Result<Vec<u8>>;
 
     fn uuid(&self, c: &str) -> Result<Uuid> {
@@ -163,6 +170,9 @@ macro_rules! impl_row {
             fn boolean(&self, c: &str) -> Result<bool> {
                 Ok(self.try_get::<bool, _>(c)?)
             }
+            fn opt_float(&self, c: &str) -> Result<Option<f64>> {
+                Ok(self.try_get::<Option<f64>, _>(c)?)
+            }
             fn bytes(&self, c: &str) -> Result<Vec<u8>> {
                 Ok(self.try_get::<Vec<u8>, _>(c)?)
             }
@@ -187,6 +197,7 @@ macro_rules! bound {
                 Val::OptInt(i) => q.bind(i),
                 Val::Bool(b) => q.bind(b),
                 Val::Float(f) => q.bind(f),
+                Val::OptFloat(f) => q.bind(f),
                 Val::Bytes(b) => q.bind(b),
             };
         }

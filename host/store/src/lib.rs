@@ -5,6 +5,7 @@
 //! text), dispatched over [`Store`]'s pool; the few dialect differences (JSON field access) live in
 //! [`Dialect`]. Each backend keeps its own migration set under `migrations/`.
 
+pub mod ab_tests;
 pub mod analyses;
 pub mod audit;
 pub mod collections;

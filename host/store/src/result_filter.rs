@@ -18,7 +18,9 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
         || r.analyse_created_max.is_some()
         || !r.documents.is_empty();
     if any_analyse {
-        w.push(&format!(" AND EXISTS (SELECT 1 FROM analyses a WHERE a.folder_id = {folder}"));
+        w.push(&format!(
+            " AND EXISTS (SELECT 1 FROM analyses a WHERE a.folder_id = {folder} AND a.ab_shadow_of IS NULL"
+        ));
         if !r.analyse_status.is_empty() {
             w.push(" AND (a.state IN ").bind_list(r.analyse_status.iter().cloned());
             w.push(" OR a.resolution_status IN ").bind_list(r.analyse_status.iter().cloned()).push(")");
@@ -36,7 +38,7 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
         w.push(")");
     }
     if !r.biometry.is_empty() {
-        w.push(&format!(" AND EXISTS (SELECT 1 FROM analyses a WHERE a.folder_id = {folder} AND a.type = 'BIOMETRY'"));
+        w.push(&format!(" AND EXISTS (SELECT 1 FROM analyses a WHERE a.folder_id = {folder} AND a.ab_shadow_of IS NULL AND a.type = 'BIOMETRY'"));
         doc_conds(w, d, "a.results_data", &r.biometry);
         w.push(")");
     }
@@ -45,7 +47,7 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
             Dialect::Sqlite => {
                 w.push(&format!(
                     " AND EXISTS (SELECT 1 FROM analyses a, json_each(a.results_media) e \
-                     WHERE a.folder_id = {folder} AND a.type = 'QUALITY'"
+                     WHERE a.folder_id = {folder} AND a.ab_shadow_of IS NULL AND a.type = 'QUALITY'"
                 ));
                 for c in &r.quality_media {
                     w.push(" AND ");
@@ -55,7 +57,7 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
             Dialect::Postgres => {
                 w.push(&format!(
                     " AND EXISTS (SELECT 1 FROM analyses a, jsonb_array_elements((a.results_media)::jsonb) AS e(v) \
-                     WHERE a.folder_id = {folder} AND a.type = 'QUALITY'"
+                     WHERE a.folder_id = {folder} AND a.ab_shadow_of IS NULL AND a.type = 'QUALITY'"
                 ));
                 // Containment on the whole list narrows by index; the element check is exact.
                 for c in r.quality_media.iter().filter(|c| c.op == CmpOp::Eq) {

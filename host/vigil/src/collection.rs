@@ -2,7 +2,7 @@
 //! act on the database and blob storage directly, as the server's ADMIN; a running server picks
 //! up what they change before its next search (the collection's faces version moves).
 
-use crate::Settings;
+use crate::{Settings, core_err};
 use anyhow::{Context, Result, anyhow};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -26,10 +26,6 @@ pub struct EnrollArgs {
     /// interrupted enrolment resumes where it stopped).
     #[arg(long)]
     pub again: bool,
-}
-
-fn core_err(e: vigil_domain::Error) -> anyhow::Error {
-    anyhow!("{}", e.message)
 }
 
 const PHOTO_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "webp", "bmp", "tif"];

@@ -1,6 +1,7 @@
 //! The `vigil` program as a library: open storage, bootstrap, serve. `main.rs` parses the command
 //! line; the black-box tests call [`serve`] on a `127.0.0.1:0` listener.
 
+pub mod ab;
 pub mod builtins;
 pub mod collection;
 pub mod config;
@@ -281,5 +282,13 @@ async fn sync_plugins(app: App, every: u64) {
             Ok(n) => tracing::info!(changes = n, "plugin versions synchronised"),
             Err(e) => tracing::warn!(error = %e.message, "plugin sync failed"),
         }
+    }
+}
+
+/// The operator sees what clients do not: an internal error's cause chain.
+pub fn core_err(e: vigil_domain::Error) -> anyhow::Error {
+    match (&e.details, e.is_internal()) {
+        (Some(serde_json::Value::String(cause)), true) => anyhow::anyhow!("{}: {}", e.message, cause),
+        _ => anyhow::anyhow!("{}", e.message),
     }
 }

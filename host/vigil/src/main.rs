@@ -4,8 +4,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
-use vigil::Settings;
 use vigil::config::Flags;
+use vigil::{Settings, core_err};
 use vigil_core::companies::CompanyBody;
 use vigil_core::users::NewUser;
 use vigil_domain::policy::Caller;
@@ -55,6 +55,9 @@ enum Cmd {
     /// Face collections for 1:N search: bulk enrolment, index rebuild, statistics.
     #[command(subcommand)]
     Collection(CollectionCmd),
+    /// A/B experiments: list them, show a variant-by-variant statistics table, stop one.
+    #[command(subcommand)]
+    Ab(vigil::ab::AbCmd),
     /// Internal: typesets one report (a job on stdin, the PDF on stdout), run by the server
     /// under memory and time limits.
     #[command(hide = true)]
@@ -237,14 +240,6 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// The operator sees what clients do not: an internal error's cause chain.
-fn core_err(e: vigil_domain::Error) -> anyhow::Error {
-    match (&e.details, e.is_internal()) {
-        (Some(serde_json::Value::String(cause)), true) => anyhow!("{}: {}", e.message, cause),
-        _ => anyhow!("{}", e.message),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -374,6 +369,7 @@ async fn main() -> Result<()> {
             vigil::collection::reindex(&s, collection_id).await
         }
         Cmd::Collection(CollectionCmd::Stats) => vigil::collection::stats(&s).await,
+        Cmd::Ab(cmd) => vigil::ab::run(&s, cmd).await,
         Cmd::Eval(EvalCmd::Biometry(args)) => vigil::eval::biometry(&s, args).await,
         Cmd::Eval(EvalCmd::Liveness(args)) => vigil::eval::liveness(&s, args).await,
         Cmd::Company(CompanyCmd::Create { name }) => {

@@ -8,6 +8,52 @@ class Operations:
     `params` (a dict, for names such as `time_created.min`) or as keywords; JSON bodies in
     `body`; uploads take `files` ({field: path or (name, bytes)}) and `payload`."""
 
+    def list_ab_tests(self, params=None, **query):
+        """Experiments of the caller's company (ADMIN and OPERATOR: every company's), newest first.
+
+        GET /api/ab_tests"""
+        return self._call("GET", "/api/ab_tests", None, params, query)
+
+    def create_ab_test(self, body=None, params=None, **query):
+        """Create an experiment (ADMIN: any company, with `company_id`; CLIENT ADMIN: its own). The first variant is the control; `rule` null routes by the variants' weights; the experiment runs at once unless `state` is `draft`. One experiment runs per company and analysis type (409).
+
+        POST /api/ab_tests"""
+        return self._call("POST", "/api/ab_tests", body, params, query)
+
+    def get_ab_test(self, ab_test_id, params=None, **query):
+        """GET /api/ab_tests/{ab_test_id}"""
+        return self._call("GET", f"/api/ab_tests/{ab_test_id}", None, params, query)
+
+    def delete_ab_test(self, ab_test_id, params=None, **query):
+        """Delete a draft or stopped experiment; its analyses keep their variant.
+
+        DELETE /api/ab_tests/{ab_test_id}"""
+        return self._call("DELETE", f"/api/ab_tests/{ab_test_id}", None, params, query)
+
+    def pause(self, ab_test_id, params=None, **query):
+        """Pause a running experiment: new analyses run the type's own plugin until it resumes.
+
+        POST /api/ab_tests/{ab_test_id}/pause"""
+        return self._call("POST", f"/api/ab_tests/{ab_test_id}/pause", None, params, query)
+
+    def resume(self, ab_test_id, params=None, **query):
+        """Start a draft or resume a paused experiment (409 when another runs for the same type).
+
+        POST /api/ab_tests/{ab_test_id}/resume"""
+        return self._call("POST", f"/api/ab_tests/{ab_test_id}/resume", None, params, query)
+
+    def ab_test_stats(self, ab_test_id, params=None, **query):
+        """Per-variant statistics summed from the analyses in the database: counts, verdict rates, score and latency quantiles, operator agreement, shadow disagreement, and each variant's decline rate against the control with a 95 % interval and a p-value.
+
+        GET /api/ab_tests/{ab_test_id}/stats"""
+        return self._call("GET", f"/api/ab_tests/{ab_test_id}/stats", None, params, query)
+
+    def stop(self, ab_test_id, params=None, **query):
+        """Stop an experiment for good; its statistics stay readable.
+
+        POST /api/ab_tests/{ab_test_id}/stop"""
+        return self._call("POST", f"/api/ab_tests/{ab_test_id}/stop", None, params, query)
+
     def list_analyses(self, params=None, **query):
         """Analyses of every folder the caller may read. Lists take comma-separated values; `state` also matches verdicts, as old clients send them there.
 

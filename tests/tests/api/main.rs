@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod ab;
 mod accounts;
 mod analyses;
 mod auth;

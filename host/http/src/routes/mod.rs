@@ -1,5 +1,6 @@
 //! One module per resource; each exposes `router` and this root only merges them.
 
+mod ab_tests;
 mod analyses;
 mod audit;
 mod auth;
@@ -37,6 +38,7 @@ pub fn router(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     let r = reports::router(r);
     let r = audit::router(r);
     let r = events::router(r);
+    let r = ab_tests::router(r);
     files::router(r)
 }
 
