@@ -77,18 +77,6 @@ fn check_config(config: &Value) -> Result<()> {
     vigil_domain::text::check_meta("plugin config", config)
 }
 
-fn check_name(what: &str, s: &str) -> Result<()> {
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::value(format!("plugin {what} '{s}' must be 1-64 letters, digits, '-', '_' or '.'")))
-    }
-}
-
 fn config_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|m| {
@@ -213,8 +201,8 @@ impl App {
                 m.kind
             ))
         })?;
-        check_name("name", &m.name)?;
-        check_name("version", &m.version)?;
+        vigil_domain::text::check_ident("plugin name", &m.name)?;
+        vigil_domain::text::check_ident("plugin version", &m.version)?;
         let company = match caller {
             Caller::User(p) if p.role == Role::Admin => m.company_id,
             Caller::User(p) => {

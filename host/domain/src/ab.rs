@@ -7,6 +7,7 @@
 
 use crate::analysis::AnalysisType;
 use crate::filter::Paging;
+use crate::text::check_ident;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -209,15 +210,6 @@ pub struct Checked {
     pub state: State,
     pub rule: Option<String>,
     pub variants: Vec<Variant>,
-}
-
-/// Names of variants, plugins and rules: what a plugin name may be.
-fn check_ident(what: &str, s: &str) -> Result<()> {
-    let ok = !s.is_empty()
-        && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok { Ok(()) } else { Err(Error::value(format!("{what} '{s}' must be 1-64 letters, digits, '-', '_' or '.'"))) }
 }
 
 fn config_strings(v: &str, m: &Map<String, Value>) -> Result<BTreeMap<String, String>> {

@@ -26,6 +26,16 @@ pub fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
+/// Identifiers a user chooses and others refer to (plugin names and versions, A/B variants and
+/// rules): 1-64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit.
+pub fn check_ident(what: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok { Ok(()) } else { Err(Error::value(format!("{what} '{s}' must be 1-64 letters, digits, '-', '_' or '.'"))) }
+}
+
 /// A metadata document: a JSON object of bounded size and depth whose keys are short names.
 pub fn check_meta(what: &str, v: &Value) -> Result<()> {
     if !v.is_object() {

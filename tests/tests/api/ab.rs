@@ -385,6 +385,11 @@ async fn hostile_rules_fall_back_to_the_control() {
     assert_eq!(line(&st, "strict")["fallbacks"], 0);
     let strict = variants.iter().filter(|v| *v == "strict").count() as i64 * 2;
     assert_eq!(line(&st, "strict")["analyses"].as_i64(), Some(strict), "{st}");
+    // The statistics live in the database: a restarted server gives the same numbers.
+    let s = w.s.restart().await;
+    let again = stats(&s, &w.cadmin, &tid).await;
+    assert_eq!(again["variants"], st["variants"]);
+    assert_eq!(again["comparisons"], st["comparisons"]);
 }
 
 /// Who may do what, company isolation, one running experiment per type, pause/resume/stop, the
