@@ -249,9 +249,8 @@ both_dbs!(split_t, split);
 
 /// Shadow mode: the control decides and the stricter version runs beside it on every analysis;
 /// the folder, its analyses list, its webhook and its report never see the shadow.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shadow_runs_never_touch_the_folder() {
-    let w = World::new(Db::Sqlite).await;
+async fn shadow(db: Db) {
+    let w = World::new(db).await;
     let s = &w.s;
     strict_version(s, &w.cadmin).await;
     let t = created(
@@ -332,6 +331,8 @@ async fn shadow_runs_never_touch_the_folder() {
     assert!((paired["difference"].as_f64().unwrap() - disagree as f64 / 4.0).abs() < 1e-12, "{paired}");
     assert!(line(&st, "control")["shadow_disagreement"].is_null());
 }
+
+both_dbs!(shadow_runs_never_touch_the_folder, shadow);
 
 /// A company's own rule that loops, traps or names no variant: the control runs, and every
 /// such fallback is recorded and counted.
