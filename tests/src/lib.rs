@@ -10,6 +10,7 @@
 // Test support: failing loudly on a broken fixture is the point.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod faces;
 pub mod ldap;
 pub mod pg;

@@ -4,6 +4,7 @@
 //! use-case of `vigil-core` and map the result; permission rules live in the domain policy,
 //! called by the use-cases.
 
+mod console;
 mod error;
 mod extract;
 mod reply;
@@ -72,6 +73,7 @@ pub fn router(app: App) -> Router {
     let (api, spec) = parts();
     let throttling = Throttling(throttle::Throttle::new(app.cfg().throttling.clone()));
     api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", spec))
+        .merge(console::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))

@@ -11,6 +11,7 @@ mod collections;
 mod companies;
 mod compat;
 mod compliance;
+mod console;
 mod decoding;
 mod directory;
 mod documents;

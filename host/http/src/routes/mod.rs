@@ -7,7 +7,7 @@ mod auth;
 mod collections;
 mod companies;
 mod events;
-mod files;
+pub(crate) mod files;
 mod folders;
 mod media;
 mod meta;
