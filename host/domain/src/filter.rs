@@ -146,6 +146,8 @@ pub struct ResultFilters {
     pub enabled: bool,
     /// `analyse.resolution_status`: the analysis's stage or verdict.
     pub analyse_status: Vec<String>,
+    /// `analyse.type`: QUALITY, BIOMETRY, … (any case).
+    pub analyse_types: Vec<String>,
     pub analyse_created_min: Option<Micros>,
     pub analyse_created_max: Option<Micros>,
     /// `analyse.results_data.<key>`: on a DOCUMENTS analysis.
@@ -160,6 +162,7 @@ impl ResultFilters {
     pub fn is_active(&self) -> bool {
         self.enabled
             && (!self.analyse_status.is_empty()
+                || !self.analyse_types.is_empty()
                 || self.analyse_created_min.is_some()
                 || self.analyse_created_max.is_some()
                 || !self.documents.is_empty()
@@ -182,6 +185,11 @@ impl ResultFilters {
         if let Some(rest) = key.strip_prefix("analyse.") {
             match rest {
                 "resolution_status" => self.analyse_status.extend(parse_statuses(key, v)?),
+                "type" => {
+                    for t in v.split(',').filter(|t| !t.trim().is_empty()) {
+                        self.analyse_types.push(crate::analysis::AnalysisType::parse(t)?.as_str().to_string());
+                    }
+                }
                 "time_created.min" => self.analyse_created_min = Some(parse_time(key, v)?),
                 "time_created.max" => self.analyse_created_max = Some(parse_time(key, v)?),
                 "time_created" => {
@@ -533,6 +541,13 @@ mod tests {
         let r = &f.results;
         assert!(r.is_active());
         assert_eq!(r.analyse_status, vec!["SUCCESS"]);
+        assert!(r.analyse_types.is_empty());
+        let t = FolderFilter::parse(&pairs(&[
+            ("with_results_media_filter", "true"),
+            ("analyse.type", "liveness,biometry"),
+        ]));
+        assert_eq!(t.unwrap().results.analyse_types, vec!["QUALITY", "BIOMETRY"]);
+        assert!(FolderFilter::parse(&pairs(&[("analyse.type", "no way!")])).is_err());
         assert_eq!(r.analyse_created_min, Some(1_700_000_000_000_000));
         assert_eq!(
             r.documents[0],

@@ -14,6 +14,7 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
         return;
     }
     let any_analyse = !r.analyse_status.is_empty()
+        || !r.analyse_types.is_empty()
         || r.analyse_created_min.is_some()
         || r.analyse_created_max.is_some()
         || !r.documents.is_empty();
@@ -24,6 +25,9 @@ pub(crate) fn push(w: &mut Sql, d: Dialect, folder: &str, r: &ResultFilters) {
         if !r.analyse_status.is_empty() {
             w.push(" AND (a.state IN ").bind_list(r.analyse_status.iter().cloned());
             w.push(" OR a.resolution_status IN ").bind_list(r.analyse_status.iter().cloned()).push(")");
+        }
+        if !r.analyse_types.is_empty() {
+            w.push(" AND a.type IN ").bind_list(r.analyse_types.iter().cloned());
         }
         if let Some(t) = r.analyse_created_min {
             w.push(" AND a.time_created >= ").bind(t);

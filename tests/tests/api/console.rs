@@ -163,6 +163,10 @@ async fn an_operator_works_a_case_in_the_console() {
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body.contains(&fid) && list.body.contains("OPERATOR_REQUIRED"), "{}", list.body);
     assert!(list.body.contains("1 folder<"), "{}", list.body);
+    // By analysis type (the folders without a BIOMETRY drop out).
+    let bio = b.get("/console/?type=biometry").await;
+    assert!(bio.body.contains(&fid) && !bio.body.contains(&id(&w.f1, "folder_id")), "{}", bio.body);
+    assert!(!b.get("/console/?type=QUALITY").await.body.contains(&fid));
     let none = b.get("/console/?transaction_id=TX-0000").await;
     assert!(!none.body.contains(&fid) && none.body.contains("No folder matches"));
     // The queue lists the case; the folder page shows it with its score and a decision form.
@@ -171,7 +175,7 @@ async fn an_operator_works_a_case_in_the_console() {
     let page = b.get(&format!("/console/folders/{fid}")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("min_confidence") && page.body.contains(&format!("/console/analyses/{aid}/decide")));
-    assert!(page.body.contains("TX-4242"));
+    assert!(page.body.contains("TX-4242") && page.body.contains("Least similar pair"), "{}", page.body);
     // Thumbnails come through the console with the session's rights.
     let thumb = page.body.split("src=\"/console/files/").nth(1).map(|r| r[..r.find('"').unwrap()].to_string()).unwrap();
     let img = b.http.get(format!("{}/console/files/{thumb}", b.base)).header("cookie", b.jar()).send().await.unwrap();
@@ -357,4 +361,116 @@ async fn the_console_in_a_real_browser() {
     let text = main_text(&c).await;
     assert!(!text.contains(&cases[0].0) && text.contains(&id(&w.g, "folder_id")), "only its own folder: {text}");
     c.close().await.unwrap();
+}
+
+/// CLIENT ADMIN's pages: users (create, block, a new password) and plugins (upload, roll back),
+/// limited to its company; a folder report made and downloaded; ADMIN's companies and jobs. The
+/// same policy as the API decides, so other roles get its refusals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_admin_manages_users_plugins_and_reports() {
+    let w = World::new(Db::Sqlite).await;
+    let s = &w.s;
+    let mut b = Browser::new(s);
+    assert_eq!(b.sign_in("admin@c1.test", "Passw0rd-x").await.status, 303);
+    let users = b.get("/console/users").await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains("u2@c1.test") && !users.body.contains("u@c2.test"), "only its company");
+    let csrf = users.csrf();
+    // A new user of the company, made through the form.
+    let r = b
+        .post(
+            "/console/users",
+            &[
+                ("email", "new@c1.test"),
+                ("password", "Fresh-Passw0rd"),
+                ("user_type", "CLIENT_OPERATOR"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let fresh = s.login("new@c1.test", "Fresh-Passw0rd").await;
+    let (_, me) = s.get(&w.cadmin, &format!("/api/users/{}", fresh.user_id())).await;
+    assert_eq!((me["user_type"].as_str(), me["company_id"].as_str()), (Some("CLIENT_OPERATOR"), Some(w.c1.as_str())));
+    // Block a user, set a new password, unblock: the API follows each step.
+    let u2 = w.client2.user_id();
+    let r = b.post(&format!("/console/users/{u2}/active"), &[("active", "false"), ("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (st, _) = s.get(&w.client2, "/api/folders/").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "a blocked user's session ends");
+    let r =
+        b.post(&format!("/console/users/{u2}/password"), &[("new_password", "Another-Pass-9"), ("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    b.post(&format!("/console/users/{u2}/active"), &[("active", "true"), ("csrf", &csrf)]).await;
+    let again = s.login("u2@c1.test", "Another-Pass-9").await;
+    assert_eq!(s.get(&again, "/api/folders/").await.0, StatusCode::OK);
+    // Another company's user is out of reach.
+    let other = id(&s.get(&w.other_admin, "/api/users/").await.1["items"][0], "user_id");
+    let r = b.post(&format!("/console/users/{other}/active"), &[("active", "false"), ("csrf", &csrf)]).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    // Plugins: upload two versions through the form, then roll back to the first.
+    for v in ["1", "2"] {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .text("kind", "analysis")
+            .text("name", "answer")
+            .text("version", v)
+            .text("activate", "true")
+            .part("file", reqwest::multipart::Part::bytes(component("answer")).file_name("answer.wasm"));
+        let r = b
+            .http
+            .post(format!("{}/console/plugins/upload", b.base))
+            .header("cookie", b.jar())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    }
+    let (_, list) = s.get(&w.cadmin, "/api/plugins/").await;
+    let answer = |v: &str| {
+        list["items"].as_array().unwrap().iter().find(|p| p["name"] == "answer" && p["version"] == v).cloned()
+    };
+    let (v1, v2) = (answer("1").unwrap(), answer("2").unwrap());
+    assert_eq!((v1["active"].as_bool(), v2["active"].as_bool()), (Some(false), Some(true)));
+    let page = b.get("/console/plugins").await;
+    assert!(page.body.contains(&format!("/console/plugins/{}/activate", id(&v1, "plugin_id"))), "{}", page.body);
+    let r = b.post(&format!("/console/plugins/{}/activate", id(&v1, "plugin_id")), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, p1) = s.get(&w.cadmin, &format!("/api/plugins/{}", id(&v1, "plugin_id"))).await;
+    assert_eq!(p1["active"], true, "rolled back");
+
+    // A report of a folder: made from its page, listed there, downloaded as a PDF.
+    let fid = id(&w.f1, "folder_id");
+    let r = b.post(&format!("/console/folders/{fid}/reports"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = b.get(&format!("/console/folders/{fid}")).await;
+    let link = page.body.split(&format!("href=\"/console/folders/{fid}/reports/")).nth(1).expect("a report link");
+    let rid = &link[..link.find('"').unwrap()];
+    let pdf = b
+        .http
+        .get(format!("{}/console/folders/{fid}/reports/{rid}", b.base))
+        .header("cookie", b.jar())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert!(pdf.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+
+    // Roles, as in the API: an operator reads the company's users but changes none; companies
+    // and jobs are ADMIN's.
+    let mut op = Browser::new(s);
+    op.sign_in("op@c1.test", "Passw0rd-x").await;
+    let page = op.get("/console/users").await;
+    assert!(page.status == 200 && page.body.contains("u2@c1.test") && !page.body.contains("Block"), "{}", page.body);
+    let r = op.post(&format!("/console/users/{u2}/active"), &[("active", "false"), ("csrf", &page.csrf())]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(b.get("/console/admin").await.status, 403);
+    let mut admin = Browser::new(s);
+    assert_eq!(admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, 303);
+    let page = admin.get("/console/admin").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("C1") && page.body.contains("C2") && page.body.contains("Queued"), "{}", page.body);
 }

@@ -7,6 +7,7 @@
 //! sign-in form a double-submit cookie), and every page a Content-Security-Policy that allows no
 //! script at all.
 
+mod manage;
 mod pages;
 
 use crate::extract::{client_ip, request_ip};
@@ -44,6 +45,19 @@ pub fn router() -> Router<App> {
         .route("/console/analyses/{id}/decide", post(pages::decide))
         .route("/console/files/{folder}/{file}", get(pages::file))
         .route("/console/console.css", get(pages::stylesheet))
+        .route("/console/users", get(manage::users).post(manage::create_user))
+        .route("/console/users/{id}/{action}", post(manage::user_action))
+        .route("/console/plugins", get(manage::plugins))
+        .route(
+            "/console/plugins/upload",
+            // A component is read whole, up to the registry's own cap.
+            post(manage::upload_plugin)
+                .layer(axum::extract::DefaultBodyLimit::max(vigil_core::plugins::MAX_COMPONENT_BYTES + (1 << 20))),
+        )
+        .route("/console/plugins/{id}/activate", post(manage::activate_plugin))
+        .route("/console/admin", get(manage::admin))
+        .route("/console/folders/{id}/reports", post(manage::make_report))
+        .route("/console/folders/{id}/reports/{report}", get(manage::report_file))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
@@ -69,6 +83,9 @@ fn templates() -> &'static Environment<'static> {
             ("folder.html", include_str!("templates/folder.html")),
             ("queue.html", include_str!("templates/queue.html")),
             ("error.html", include_str!("templates/error.html")),
+            ("users.html", include_str!("templates/users.html")),
+            ("plugins.html", include_str!("templates/plugins.html")),
+            ("admin.html", include_str!("templates/admin.html")),
         ] {
             // The templates are part of the binary: one that does not parse fails every test.
             if let Err(e) = env.add_template(name, text) {
@@ -107,18 +124,25 @@ pub(crate) fn error_page(e: &Error, user: Option<&Principal>) -> Response {
     )
 }
 
-pub(crate) fn user_view(p: &Principal) -> Value {
+pub(crate) fn role_label(r: vigil_domain::Role) -> &'static str {
     use vigil_domain::Role;
-    let role = match p.role {
+    match r {
         Role::Admin => "ADMIN",
         Role::Operator => "OPERATOR",
         Role::Client => "CLIENT",
         Role::ClientAdmin => "CLIENT ADMIN",
         Role::ClientOperator => "CLIENT OPERATOR",
         Role::ClientService => "CLIENT SERVICE",
-    };
+    }
+}
+
+/// What every page knows of the signed-in user: the role, and which parts of the console apply.
+pub(crate) fn user_view(p: &Principal) -> Value {
+    use vigil_domain::Role;
     serde_json::json!({
-        "role": role,
+        "role": role_label(p.role),
+        "manages": matches!(p.role, Role::Admin | Role::ClientAdmin),
+        "admin": p.role == Role::Admin,
         "decides": matches!(p.role, vigil_domain::Role::Operator | vigil_domain::Role::ClientOperator | vigil_domain::Role::ClientAdmin),
     })
 }

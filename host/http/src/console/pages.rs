@@ -36,7 +36,7 @@ fn random_hex() -> String {
 }
 
 /// `2026-12-01 09:30 UTC` from UNIX seconds.
-fn when(secs: Option<f64>) -> String {
+pub(super) fn when(secs: Option<f64>) -> String {
     let Some(t) = secs.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s as i64).ok()) else {
         return String::new();
     };
@@ -124,7 +124,7 @@ pub(super) async fn login(
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
     #[serde(default)]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// Ends the session itself, not only the cookie.
@@ -152,6 +152,9 @@ pub(super) struct ListQuery {
     to: String,
     #[serde(default)]
     transaction_id: String,
+    /// An analysis type the folder has.
+    #[serde(default, rename = "type")]
+    analysis_type: String,
     #[serde(default)]
     page: i64,
 }
@@ -178,6 +181,10 @@ pub(super) async fn folders(State(app): State<App>, u: ConsoleUser, Query(q): Qu
     }
     if !q.transaction_id.trim().is_empty() {
         pairs.push(("meta_data".into(), format!("transaction_id=={}", q.transaction_id.trim())));
+    }
+    if !q.analysis_type.trim().is_empty() {
+        pairs.push(("with_results_media_filter".into(), "true".into()));
+        pairs.push(("analyse.type".into(), q.analysis_type.trim().to_string()));
     }
     let listed = match FolderFilter::parse(&pairs) {
         Ok(f) => app.list_folders(&u.p, &f).await,
@@ -215,7 +222,8 @@ pub(super) async fn folders(State(app): State<App>, u: ConsoleUser, Query(q): Qu
         "folders.html",
         json!({
             "user": user_view(&u.p), "csrf": u.csrf(), "folders": rows, "total": total,
-            "q": {"status": q.status, "from": q.from, "to": q.to, "transaction_id": q.transaction_id},
+            "q": {"status": q.status, "from": q.from, "to": q.to, "transaction_id": q.transaction_id,
+                  "type": q.analysis_type},
             "page": q.page.max(0), "prev": q.page > 0, "next": next,
         }),
     )
@@ -223,7 +231,7 @@ pub(super) async fn folders(State(app): State<App>, u: ConsoleUser, Query(q): Qu
 
 /// What the page shows of an analysis: verdict, headline score, reasons, best shots, document
 /// fields, and whether this user may decide it.
-fn analysis_view(a: &Value, decides: bool) -> Value {
+fn analysis_view(a: &Value, decides: bool, thumbs: &std::collections::HashMap<String, String>) -> Value {
     let r = &a["results_data"];
     let score = ["confidence_spoofing", "min_confidence", "score"]
         .iter()
@@ -243,6 +251,9 @@ fn analysis_view(a: &Value, decides: bool) -> Value {
         .flatten()
         .map(|t| json!({"name": t["field_name"], "visual": t["visual"], "mrz": t["mrz"]}))
         .collect();
+    // BIOMETRY's least similar pair, side by side, when the page has their thumbnails.
+    let worst_pair: Vec<&String> =
+        r["worst_pair"].as_array().into_iter().flatten().filter_map(|m| thumbs.get(m.as_str()?)).collect();
     let finished = a["state"] == "FINISHED";
     json!({
         "id": a["analyse_id"],
@@ -254,6 +265,7 @@ fn analysis_view(a: &Value, decides: bool) -> Value {
         "reasons": reasons,
         "shots": shots,
         "fields": fields,
+        "worst_pair": worst_pair,
         "error": a["error"]["error_message"],
         "operator_id": a["operator_id"],
         "operator_comment": a["operator_comment"],
@@ -287,7 +299,9 @@ pub(super) async fn folder(State(app): State<App>, u: ConsoleUser, Path(id): Pat
             })
         })
         .collect();
-    let analyses: Vec<Value> = f.analyses.iter().flatten().map(|a| analysis_view(a, decides)).collect();
+    let thumbs: std::collections::HashMap<String, String> =
+        f.media.iter().filter_map(|m| Some((m.media_id.to_string(), console_url(m.thumb_url.as_deref())?))).collect();
+    let analyses: Vec<Value> = f.analyses.iter().flatten().map(|a| analysis_view(a, decides, &thumbs)).collect();
     // The audit trail shows only where the role may read the log.
     let audit: Option<Vec<Value>> = app.audit_of(&u.p, Subject::Folder(id), AuditFilter::default()).await.ok().map(|l| {
         l.items
@@ -305,11 +319,12 @@ pub(super) async fn folder(State(app): State<App>, u: ConsoleUser, Path(id): Pat
         .flatten()
         .map(|(k, v)| json!({"key": k, "value": v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())}))
         .collect();
+    let reports = super::manage::reports_of(&app, &u.p, id).await;
     page(
         StatusCode::OK,
         "folder.html",
         json!({
-            "user": user_view(&u.p), "csrf": u.csrf(),
+            "user": user_view(&u.p), "csrf": u.csrf(), "reports": reports,
             "folder": {"id": f.folder_id, "created": when(Some(f.time_created)), "stage": f.resolution_status,
                        "verdict": f.system_resolution, "operator_status": f.operator_status,
                        "operator_comment": f.operator_comment, "meta": meta,
@@ -407,7 +422,7 @@ pub(super) async fn queue(State(app): State<App>, u: ConsoleUser) -> Response {
         .iter()
         .filter_map(|a| serde_json::to_value(a).ok())
         .map(|a| {
-            let mut v = analysis_view(&a, decides);
+            let mut v = analysis_view(&a, decides, &Default::default());
             v["folder_id"] = a["folder_id"].clone();
             v
         })

@@ -125,6 +125,7 @@ async fn list_folder_media(
         ("with_analyses" = Option<bool>, Query), ("with_user" = Option<bool>, Query), ("with_company" = Option<bool>, Query),
         ("with_results_media_filter" = Option<bool>, Query, description = "enables the analysis result filters below"),
         ("analyse.resolution_status" = Option<String>, Query, description = "a folder with an analysis in this state or verdict"),
+        ("analyse.type" = Option<String>, Query, description = "a folder with an analysis of this type (QUALITY, BIOMETRY, …; comma-separated)"),
         ("analyse.time_created.min" = Option<f64>, Query), ("analyse.time_created.max" = Option<f64>, Query),
         ("analyse.results_data.<key>" = Option<String>, Query, description = "DOCUMENTS result: value, ==v, !=v, >=v, <=v, >v, <v; .min/.max suffixes"),
         ("results_data.<key>" = Option<String>, Query, description = "BIOMETRY result, same syntax"),
