@@ -45,7 +45,7 @@ pub(super) async fn users(State(app): State<App>, u: ConsoleUser) -> Response {
             .iter()
             .map(|x| {
                 let role = vigil_domain::Role::derive(&x.user_type, x.is_admin, x.is_service);
-                json!({"id": x.user_id, "email": x.email, "role": super::role_label(role),
+                json!({"id": x.user_id, "email": x.email, "role": role.as_str(),
                        "active": x.is_active, "company": x.company_id})
             })
             .collect();
@@ -97,12 +97,9 @@ pub(super) async fn user_action(
     Path((id, action)): Path<(String, String)>,
     Form(f): Form<UserActionForm>,
 ) -> Response {
-    if let Err(e) = u.check_csrf(f.csrf.as_deref()) {
-        return error_page(&e, Some(&u.p));
-    }
-    let id = match parse_id("user", &id) {
+    let id = match u.action(f.csrf.as_deref(), "user", &id) {
         Ok(id) => id,
-        Err(e) => return error_page(&e, Some(&u.p)),
+        Err(page) => return *page,
     };
     let done = match action.as_str() {
         "active" => {
@@ -148,13 +145,11 @@ pub(super) async fn activate_plugin(
     Path(id): Path<String>,
     Form(f): Form<super::pages::CsrfForm>,
 ) -> Response {
-    if let Err(e) = u.check_csrf(f.csrf.as_deref()) {
-        return error_page(&e, Some(&u.p));
-    }
-    let done = match parse_id("plugin", &id) {
-        Ok(id) => app.activate_plugin(&u.p, id).await.map(|_| ()),
-        Err(e) => Err(e),
+    let id = match u.action(f.csrf.as_deref(), "plugin", &id) {
+        Ok(id) => id,
+        Err(page) => return *page,
     };
+    let done = app.activate_plugin(&u.p, id).await;
     or_page(&u, done, |_| back("/console/plugins"))
 }
 
@@ -221,14 +216,12 @@ pub(super) async fn make_report(
     Path(id): Path<String>,
     Form(f): Form<super::pages::CsrfForm>,
 ) -> Response {
-    if let Err(e) = u.check_csrf(f.csrf.as_deref()) {
-        return error_page(&e, Some(&u.p));
-    }
-    let made = match parse_id("folder", &id) {
-        Ok(fid) => app.generate_report(&u.p, fid, Default::default()).await.map(|_| fid),
-        Err(e) => Err(e),
+    let fid = match u.action(f.csrf.as_deref(), "folder", &id) {
+        Ok(id) => id,
+        Err(page) => return *page,
     };
-    or_page(&u, made, |fid| back(&format!("/console/folders/{fid}#reports")))
+    let made = app.generate_report(&u.p, fid, Default::default()).await;
+    or_page(&u, made, |_| back(&format!("/console/folders/{fid}#reports")))
 }
 
 pub(super) async fn report_file(

@@ -124,23 +124,11 @@ pub(crate) fn error_page(e: &Error, user: Option<&Principal>) -> Response {
     )
 }
 
-pub(crate) fn role_label(r: vigil_domain::Role) -> &'static str {
-    use vigil_domain::Role;
-    match r {
-        Role::Admin => "ADMIN",
-        Role::Operator => "OPERATOR",
-        Role::Client => "CLIENT",
-        Role::ClientAdmin => "CLIENT ADMIN",
-        Role::ClientOperator => "CLIENT OPERATOR",
-        Role::ClientService => "CLIENT SERVICE",
-    }
-}
-
 /// What every page knows of the signed-in user: the role, and which parts of the console apply.
 pub(crate) fn user_view(p: &Principal) -> Value {
     use vigil_domain::Role;
     serde_json::json!({
-        "role": role_label(p.role),
+        "role": p.role.as_str(),
         "manages": matches!(p.role, Role::Admin | Role::ClientAdmin),
         "admin": p.role == Role::Admin,
         "decides": matches!(p.role, vigil_domain::Role::Operator | vigil_domain::Role::ClientOperator | vigil_domain::Role::ClientAdmin),
@@ -186,6 +174,13 @@ pub(crate) struct ConsoleUser {
 impl ConsoleUser {
     pub fn csrf(&self) -> String {
         csrf_of(&self.token)
+    }
+
+    /// The preamble of every form action: the form's CSRF token checked, the path's id parsed
+    /// (a malformed one is "not found", as in the API); an error page otherwise.
+    pub fn action(&self, csrf: Option<&str>, what: &str, id: &str) -> Result<uuid::Uuid, Box<Response>> {
+        self.check_csrf(csrf).map_err(|e| Box::new(error_page(&e, Some(&self.p))))?;
+        uuid::Uuid::parse_str(id).map_err(|_| Box::new(error_page(&Error::not_found(what), Some(&self.p))))
     }
 
     /// Refuses a form whose CSRF token is not this session's.

@@ -353,11 +353,9 @@ pub(super) async fn decide(
     Path(id): Path<String>,
     Form(f): Form<DecideForm>,
 ) -> Response {
-    if let Err(e) = u.check_csrf(f.csrf.as_deref()) {
-        return error_page(&e, Some(&u.p));
-    }
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return error_page(&Error::not_found("analysis"), Some(&u.p));
+    let id = match u.action(f.csrf.as_deref(), "analysis", &id) {
+        Ok(id) => id,
+        Err(page) => return *page,
     };
     let comment = Some(f.comment.trim().to_string()).filter(|c| !c.is_empty());
     match app.decide_analysis(&u.p, id, Decision { resolution: f.resolution, comment }).await {
@@ -383,11 +381,9 @@ pub(super) async fn operator_fields(
     Path(id): Path<String>,
     Form(f): Form<OperatorForm>,
 ) -> Response {
-    if let Err(e) = u.check_csrf(f.csrf.as_deref()) {
-        return error_page(&e, Some(&u.p));
-    }
-    let Ok(id) = Uuid::parse_str(&id) else {
-        return error_page(&Error::not_found("folder"), Some(&u.p));
+    let id = match u.action(f.csrf.as_deref(), "folder", &id) {
+        Ok(id) => id,
+        Err(page) => return *page,
     };
     let patch = FolderPatch {
         meta_data: None,
