@@ -47,7 +47,7 @@ impl FromRequestParts<App> for Auth {
 /// Applies the throttle to an authentication's outcome: a valid token counts against its
 /// session's rate, an invalid one against the client address's rate of unauthorised calls (a
 /// missing token was counted by [`crate::throttle_anonymous`]).
-fn throttled(parts: &Parts, auth: vigil_domain::Result<Principal>) -> Result<Principal, ApiError> {
+pub(crate) fn throttled(parts: &Parts, auth: vigil_domain::Result<Principal>) -> Result<Principal, ApiError> {
     use vigil_domain::throttle::Scope;
     let Some(t) = parts.extensions.get::<crate::Throttling>().and_then(|t| t.0.clone()) else {
         return Ok(auth?);
@@ -67,7 +67,7 @@ fn throttled(parts: &Parts, auth: vigil_domain::Result<Principal>) -> Result<Pri
 }
 
 /// The client address (as [`Client`] reads it) and the request id, for the audit log.
-fn origin(parts: &Parts) -> vigil_domain::policy::Origin {
+pub(crate) fn origin(parts: &Parts) -> vigil_domain::policy::Origin {
     let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     vigil_domain::policy::Origin { ip: client_ip(parts), request_id }
 }

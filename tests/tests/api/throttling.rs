@@ -54,6 +54,21 @@ async fn throttling(db: Db) {
         assert_eq!(r.0, StatusCode::UNAUTHORIZED, "attempt {i}: {}", r.1);
     }
     throttled(&login_from(&s, attacker, "legit@c.test", "Passw0rd-x").await, "auth");
+    // The console's sign-in counts against the same budget: the form from that address gets 429.
+    let form = s.http.get(s.url("/console/login")).header("x-forwarded-for", attacker).send().await.unwrap();
+    let cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let csrf = cookie.split_once('=').unwrap().1.to_string();
+    let r = s
+        .http
+        .post(s.url("/console/login"))
+        .header("x-forwarded-for", attacker)
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email=legit%40c.test&password=Passw0rd-x&csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "{}", r.text().await.unwrap());
     // Per e-mail as well: the victim's account is guarded whatever address guesses (its own
     // sign-in when it was created was the first of five).
     for i in 0..4 {

@@ -10,7 +10,8 @@
 mod manage;
 mod pages;
 
-use crate::extract::{client_ip, request_ip};
+use crate::error::ApiError;
+use crate::extract::{origin, throttled};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -197,29 +198,18 @@ impl FromRequestParts<App> for ConsoleUser {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/console/login").into_response();
         let Some(token) = cookie(&parts.headers, SESSION) else { return Err(to_login()) };
-        match app.authenticate(Some(&token)).await {
+        // Counted as the API counts a token: per session, or an invalid one per address.
+        match throttled(parts, app.authenticate(Some(&token)).await) {
             Ok(mut p) => {
-                if let Some(t) = parts.extensions.get::<crate::Throttling>().and_then(|t| t.0.clone()) {
-                    let key = p.session_id.map_or_else(|| p.user_id.to_string(), |s| s.to_string());
-                    t.check(vigil_domain::throttle::Scope::RpsWithToken, &key).map_err(|e| error_page(&e, Some(&p)))?;
-                }
-                p.origin = vigil_domain::policy::Origin {
-                    ip: client_ip(parts),
-                    request_id: parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string),
-                };
+                p.origin = origin(parts);
                 Ok(ConsoleUser { p, token })
             }
-            Err(e) if matches!(e.code, Code::AuthInvalid | Code::AuthExpired | Code::AuthNotProvided) => {
-                if let Some(t) = parts.extensions.get::<crate::Throttling>().and_then(|t| t.0.clone()) {
-                    let ip = request_ip(&parts.headers, &parts.extensions);
-                    t.check(vigil_domain::throttle::Scope::RestUnauthorized, ip.as_deref().unwrap_or("unknown"))
-                        .map_err(|e| error_page(&e, None))?;
-                }
+            Err(ApiError(e)) if matches!(e.code, Code::AuthInvalid | Code::AuthExpired | Code::AuthNotProvided) => {
                 let mut r = to_login();
                 r.headers_mut().append(header::SET_COOKIE, set_cookie(app, SESSION, "", Some(0)));
                 Err(r)
             }
-            Err(e) => Err(error_page(&e, None)),
+            Err(ApiError(e)) => Err(error_page(&e, None)),
         }
     }
 }
