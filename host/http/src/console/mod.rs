@@ -84,6 +84,7 @@ fn templates() -> &'static Environment<'static> {
             ("folder.html", include_str!("templates/folder.html")),
             ("queue.html", include_str!("templates/queue.html")),
             ("error.html", include_str!("templates/error.html")),
+            ("decide.html", include_str!("templates/decide.html")),
             ("users.html", include_str!("templates/users.html")),
             ("plugins.html", include_str!("templates/plugins.html")),
             ("admin.html", include_str!("templates/admin.html")),
