@@ -9,8 +9,7 @@
 use crate::{App, Infra, now_micros};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_domain::ab::{
@@ -29,11 +28,7 @@ use vigil_store::ab_tests::{self, Measure};
 pub const SPLIT_RULE: &str = "ab-split";
 
 /// Pinned variant versions that are not the active one, loaded once per process.
-#[derive(Default)]
-pub(crate) struct VariantCache(Mutex<HashMap<Uuid, Arc<Plugin>>>);
-
-/// A handful of experiments run at a time; beyond this the cache starts over.
-const VARIANT_CACHE_MAX: usize = 64;
+pub(crate) type VariantCache = crate::plugins::PluginCache<Uuid>;
 
 /// Where the rule routed an analysis.
 pub(crate) struct Routed {
@@ -432,18 +427,12 @@ impl App {
 
     /// A pinned version that is not active: loaded from the artifact cache once per process.
     async fn pinned_variant(&self, id: Uuid) -> Result<Option<Arc<Plugin>>> {
-        let cache = &self.inner.ab_variants.0;
-        if let Some(p) = cache.lock().ok().and_then(|m| m.get(&id).cloned()) {
+        if let Some(p) = self.inner.ab_variants.get(&id) {
             return Ok(Some(p));
         }
         let Some(row) = vigil_store::plugins::get(&mut self.store(), id).await.infra()? else { return Ok(None) };
         let p = self.prepare_plugin(&row).await?;
-        if let Ok(mut m) = cache.lock() {
-            if m.len() >= VARIANT_CACHE_MAX {
-                m.clear();
-            }
-            m.insert(id, p.clone());
-        }
+        self.inner.ab_variants.put(id, p.clone());
         Ok(Some(p))
     }
 

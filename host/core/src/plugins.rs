@@ -30,6 +30,34 @@ pub struct PluginRuntime {
     pub registry: Registry,
 }
 
+/// Plugins loaded outside the registry (report components by content hash, inactive versions an
+/// experiment pins by id), kept for the process. Few are in use at a time: past 64 the cache
+/// starts over rather than tracking recency.
+pub(crate) struct PluginCache<K>(std::sync::Mutex<std::collections::HashMap<K, Arc<Plugin>>>);
+
+impl<K> Default for PluginCache<K> {
+    fn default() -> Self {
+        PluginCache(Default::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> PluginCache<K> {
+    const MAX: usize = 64;
+
+    pub(crate) fn get(&self, k: &K) -> Option<Arc<Plugin>> {
+        self.0.lock().ok()?.get(k).cloned()
+    }
+
+    pub(crate) fn put(&self, k: K, p: Arc<Plugin>) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= Self::MAX {
+                m.clear();
+            }
+            m.insert(k, p);
+        }
+    }
+}
+
 /// The `manifest` part of an upload.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

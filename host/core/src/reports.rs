@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -68,8 +68,7 @@ impl Default for ReportSettings {
 }
 
 /// Compiled custom components, by content hash.
-#[derive(Default)]
-pub(crate) struct ComponentCache(Mutex<HashMap<String, Arc<Plugin>>>);
+pub(crate) type ComponentCache = crate::plugins::PluginCache<String>;
 
 /// The `payload` part of a template upload or update. Unknown keys are ignored.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -251,8 +250,8 @@ impl App {
     /// A custom component by hash: from memory, the artifact cache, or compiled from `wasm` (or
     /// the stored file at `key`).
     async fn component(&self, sha: &str, wasm: Option<Bytes>, key: Option<&str>) -> Result<Arc<Plugin>> {
-        if let Some(p) = self.inner.report_components.0.lock().map_err(Error::internal)?.get(sha) {
-            return Ok(p.clone());
+        if let Some(p) = self.inner.report_components.get(&sha.to_string()) {
+            return Ok(p);
         }
         let prepared = self
             .prepared_component(Kind::ReportTemplate, sha, wasm, key.unwrap_or_default())
@@ -268,11 +267,7 @@ impl App {
             config: BTreeMap::new(),
         };
         let plugin = Arc::new(self.inner.plugins.host.plugin(meta, prepared));
-        let mut cache = self.inner.report_components.0.lock().map_err(Error::internal)?;
-        if cache.len() >= 64 {
-            cache.clear();
-        }
-        cache.insert(sha.to_string(), plugin.clone());
+        self.inner.report_components.put(sha.to_string(), plugin.clone());
         Ok(plugin)
     }
 

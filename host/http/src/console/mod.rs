@@ -126,6 +126,12 @@ pub(crate) fn error_page(e: &Error, user: Option<&Principal>) -> Response {
     )
 }
 
+/// Whether the role may decide analyses and set operator fields (the API's decision rule).
+pub(crate) fn decides(p: &Principal) -> bool {
+    use vigil_domain::Role;
+    matches!(p.role, Role::Operator | Role::ClientOperator | Role::ClientAdmin)
+}
+
 /// What every page knows of the signed-in user: the role, and which parts of the console apply.
 pub(crate) fn user_view(p: &Principal) -> Value {
     use vigil_domain::Role;
@@ -133,7 +139,7 @@ pub(crate) fn user_view(p: &Principal) -> Value {
         "role": p.role.as_str(),
         "manages": matches!(p.role, Role::Admin | Role::ClientAdmin),
         "admin": p.role == Role::Admin,
-        "decides": matches!(p.role, vigil_domain::Role::Operator | vigil_domain::Role::ClientOperator | vigil_domain::Role::ClientAdmin),
+        "decides": decides(p),
     })
 }
 

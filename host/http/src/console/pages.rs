@@ -283,7 +283,7 @@ pub(super) async fn folder(State(app): State<App>, u: ConsoleUser, Path(id): Pat
         Ok(f) => f,
         Err(e) => return error_page(&e, Some(&u.p)),
     };
-    let decides = user_view(&u.p)["decides"].as_bool().unwrap_or(false);
+    let decides = super::decides(&u.p);
     let media: Vec<Value> = f
         .media
         .iter()
@@ -412,7 +412,7 @@ pub(super) async fn queue(State(app): State<App>, u: ConsoleUser) -> Response {
         Ok(l) => l,
         Err(e) => return error_page(&e, Some(&u.p)),
     };
-    let decides = user_view(&u.p)["decides"].as_bool().unwrap_or(false);
+    let decides = super::decides(&u.p);
     let items: Vec<Value> = list
         .items
         .iter()
